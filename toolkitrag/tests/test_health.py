@@ -34,6 +34,20 @@ def test_ready_reports_missing_vector_extension(client):
     assert "pgvector" in response.json()["reasons"][0]
 
 
+@pytest.mark.django_db
+def test_ready_reports_pending_migrations(client):
+    from django.core.management import call_command
+    from django.db import transaction
+
+    with transaction.atomic():
+        sid = transaction.savepoint()
+        call_command("migrate", "sessions", "zero", verbosity=0)
+        response = client.get("/ready")
+        transaction.savepoint_rollback(sid)
+    assert response.status_code == 503
+    assert response.json()["reasons"] == ["1 migration(s) pending (run manage.py migrate)"]
+
+
 def test_health_and_ready_are_not_rate_limited_or_logged_at_info(client, caplog, settings):
     settings.RATE_LIMIT_ENABLED = True
     with caplog.at_level("INFO", logger="toolkitrag.request"):

@@ -89,6 +89,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "axes",
     "django_ratelimit",
+    "django_tasks",
+    "django_tasks_db",
     "accounts",
     "toolkit",
     "rag",
@@ -206,6 +208,43 @@ STORAGES = {
         if IS_PROD
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
+}
+
+# --- Toolkit ingestion --------------------------------------------------------------------
+TOOLKIT_MAX_UPLOAD_MB = env.int("TOOLKIT_MAX_UPLOAD_MB", default=20)
+CHUNK_TARGET_TOKENS = env.int("CHUNK_TARGET_TOKENS", default=350)
+CHUNK_OVERLAP_TOKENS = env.int("CHUNK_OVERLAP_TOKENS", default=40)
+# Minutes without progress after which a run in `processing` is taken for dead and failed.
+INGESTION_STALE_MINUTES = env.int("INGESTION_STALE_MINUTES", default=15)
+
+# --- LLM and embeddings (any OpenAI-compatible server) -------------------------------------
+OPENAI_API_KEY = env.str("OPENAI_API_KEY", default="")
+OPENAI_BASE_URL = env.str("OPENAI_BASE_URL", default="") or None
+# openai | local | none; by default openai when a key is set, otherwise none (keyword-only).
+EMBEDDING_BACKEND = env.str("EMBEDDING_BACKEND", default="openai" if OPENAI_API_KEY else "none")
+if EMBEDDING_BACKEND not in ("openai", "local", "none"):
+    raise ImproperlyConfigured("EMBEDDING_BACKEND must be openai, local or none")
+EMBEDDING_MODEL = env.str(
+    "EMBEDDING_MODEL",
+    default="all-MiniLM-L6-v2" if EMBEDDING_BACKEND == "local" else "text-embedding-3-small",
+)
+EMBEDDING_MODEL_PATH = env.str("EMBEDDING_MODEL_PATH", default="")  # local backend: a model directory
+EMBEDDING_DIMENSIONS = env.int("EMBEDDING_DIMENSIONS", default=384)
+EMBEDDING_BATCH_SIZE = min(env.int("EMBEDDING_BATCH_SIZE", default=100), 100)
+EMBEDDING_BATCH_TOKENS = env.int("EMBEDDING_BATCH_TOKENS", default=8000)
+EMBEDDING_TIMEOUT = env.float("EMBEDDING_TIMEOUT", default=30.0)
+EMBEDDING_MAX_RETRIES = env.int("EMBEDDING_MAX_RETRIES", default=4)
+
+# --- Background tasks (django-tasks): immediate in dev and tests, database queue in prod -----
+TASKS_BACKEND = env.str("TASKS_BACKEND", default="database" if IS_PROD else "immediate")
+if TASKS_BACKEND not in ("immediate", "database"):
+    raise ImproperlyConfigured("TASKS_BACKEND must be immediate or database")
+TASKS = {
+    "default": {
+        "BACKEND": "django_tasks_db.DatabaseBackend"
+        if TASKS_BACKEND == "database"
+        else "django_tasks.backends.immediate.ImmediateBackend"
+    }
 }
 
 # --- Internationalisation ----------------------------------------------------------------

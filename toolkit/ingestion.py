@@ -1,0 +1,281 @@
+"""Ingestion, start to end: upload → validate → parse → chunk → embed → index.
+
+`create_document` checks and stores an upload (nothing is written when it is refused);
+`ingest` turns a stored version into chunks; both are plain functions that the admin, the
+`ingest`/`reindex` commands and the background task call. Chunks are written in one
+transaction, so a failed run never leaves a half-indexed version.
+"""
+
+import hashlib
+import logging
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import BinaryIO
+
+from django.conf import settings
+from django.core.files import File
+from django.db import transaction
+from django.utils import timezone
+
+from toolkit.chunking import ChunkDraft, chunk_blocks
+from toolkit.docx_parser import ParsedDocument, parse_docx
+from toolkit.docx_validation import DocxRejected, validate_docx
+from toolkit.embeddings import EmbeddingError, EmbeddingStats, content_hash, embed_with_cache, get_embedder
+from toolkit.models import Chunk, Document, Toolkit
+
+logger = logging.getLogger(__name__)
+
+Progress = Callable[[int, int], None]
+
+
+def check_upload(stream: BinaryIO, filename: str) -> ParsedDocument:
+    """Validate and parse an upload without storing anything; raises DocxRejected."""
+    if filename.lower().endswith(".docm"):
+        raise DocxRejected("This is a macro-enabled document (.docm). Save it as a Word Document (.docx).")
+    validate_docx(stream)
+    stream.seek(0)
+    return parse_docx(stream, fallback_title=Path(filename).stem)
+
+
+def create_document(
+    *,
+    toolkit: Toolkit,
+    version_tag: str,
+    stream: BinaryIO,
+    filename: str,
+    title: str = "",
+    uploaded_by=None,
+    activate: bool = False,
+    parsed: ParsedDocument | None = None,
+) -> Document:
+    """Store a checked upload as a pending version; the caller starts ingestion after commit."""
+    if parsed is None:
+        parsed = check_upload(stream, filename)
+    stream.seek(0)
+    digest = hashlib.sha256()
+    size = 0
+    for piece in iter(lambda: stream.read(1024 * 1024), b""):
+        digest.update(piece)
+        size += len(piece)
+    stream.seek(0)
+    document = Document(
+        toolkit=toolkit,
+        version_tag=version_tag,
+        title=title or parsed.title,
+        original_filename=Path(filename).name[:255],
+        file_size=size,
+        sha256=digest.hexdigest(),
+        uploaded_by=uploaded_by,
+        activate_when_ready=activate,
+    )
+    document.source_file.save("upload.docx", File(stream), save=False)
+    try:
+        document.save()
+    except Exception:
+        document.source_file.delete(save=False)  # no orphan file when the row cannot be written
+        raise
+    return document
+
+
+def _set_progress(document: Document, done: int, total: int) -> None:
+    document.progress_done, document.progress_total = done, total
+    # A plain UPDATE, committed at once, so the admin sees it while the run goes on.
+    Document.objects.filter(pk=document.pk).update(
+        progress_done=done, progress_total=total, heartbeat_at=timezone.now()
+    )
+
+
+def _fail(document: Document, message: str, *, keep_previous: bool = False) -> Document:
+    """Record a failed run. A new version is left with no chunks; a re-run of a ready version
+    keeps its previous, working index (and stays ready) so a reindex cannot take it offline."""
+    with transaction.atomic():
+        if keep_previous:
+            Document.objects.filter(pk=document.pk).update(
+                status=Document.Status.READY,
+                error=f"{message} The previous index was kept.",
+                finished_at=timezone.now(),
+            )
+        else:
+            document.chunks.all().delete()
+            Document.objects.filter(pk=document.pk).update(
+                status=Document.Status.FAILED, error=message, finished_at=timezone.now(), is_active=False
+            )
+    document.refresh_from_db()
+    logger.warning("ingestion of document %s failed: %s", document.pk, message)
+    return document
+
+
+def section_fingerprints(chunks: list[tuple[str, str]]) -> dict[str, str]:
+    """Heading display → hash of that section's text, from (heading, text) pairs in order."""
+    texts: dict[str, list[str]] = {}
+    for heading, text in chunks:
+        texts.setdefault(heading or "(start of document)", []).append(text)
+    return {heading: content_hash("\n".join(parts)) for heading, parts in texts.items()}
+
+
+def compare_with_active(document: Document, drafts: list[ChunkDraft]) -> dict:
+    """Sections added, removed and changed against the toolkit's active version (if another)."""
+    active = document.toolkit.documents.filter(is_active=True).exclude(pk=document.pk).first()
+    if active is None:
+        return {}
+    old = section_fingerprints(list(active.chunks.order_by("ordinal").values_list("heading", "text")))
+    new = section_fingerprints([(draft.heading, draft.text) for draft in drafts])
+    return {
+        "against": active.version_tag,
+        "added": [heading for heading in new if heading not in old],
+        "removed": [heading for heading in old if heading not in new],
+        "changed": [heading for heading in new if heading in old and new[heading] != old[heading]],
+        "unchanged": sum(1 for heading in new if old.get(heading) == new[heading]),
+    }
+
+
+def activate(document: Document) -> None:
+    """Make this ready version the one that answers questions for its toolkit."""
+    if document.status != Document.Status.READY:
+        raise ValueError("Only a ready version can be made active.")
+    with transaction.atomic():
+        Document.objects.filter(toolkit=document.toolkit, is_active=True).exclude(pk=document.pk).update(
+            is_active=False
+        )
+        Document.objects.filter(pk=document.pk).update(is_active=True, activate_when_ready=False)
+    document.is_active = True
+
+
+def _embed(document: Document, texts: list[str], on_progress: Progress) -> tuple[list | None, EmbeddingStats]:
+    embedder = get_embedder()
+    if embedder is None:
+        _set_progress(document, len(texts), len(texts))
+        on_progress(len(texts), len(texts))
+        return None, EmbeddingStats()
+
+    def progress(done: int) -> None:
+        _set_progress(document, done, len(texts))
+        on_progress(done, len(texts))
+
+    document.embedding_model = f"{embedder.model} ({embedder.dimensions}d)"
+    vectors, stats = embed_with_cache(embedder, texts, progress)
+    return vectors, stats
+
+
+def _start(document: Document) -> None:
+    now = timezone.now()
+    Document.objects.filter(pk=document.pk).update(
+        status=Document.Status.PROCESSING,
+        error="",
+        progress_done=0,
+        progress_total=0,
+        started_at=now,
+        heartbeat_at=now,
+        finished_at=None,
+    )
+    document.refresh_from_db()
+
+
+def ingest(document: Document, on_progress: Progress = lambda done, total: None) -> Document:
+    """Parse, chunk, embed and index one stored version; mark it ready or failed."""
+    keep_previous = document.status == Document.Status.READY and document.chunks.exists()
+    _start(document)
+    try:
+        path = Path(document.source_file.path)
+        validate_docx(path)
+        parsed = parse_docx(path, fallback_title=Path(document.original_filename).stem)
+        drafts = chunk_blocks(parsed.blocks, settings.CHUNK_TARGET_TOKENS, settings.CHUNK_OVERLAP_TOKENS)
+        _set_progress(document, 0, len(drafts))
+        texts = [draft.embedding_text() for draft in drafts]
+        vectors, stats = _embed(document, texts, on_progress)
+        changes = compare_with_active(document, drafts)
+        with transaction.atomic():
+            document.chunks.all().delete()
+            Chunk.objects.bulk_create(
+                [
+                    Chunk(
+                        document=document,
+                        ordinal=ordinal,
+                        heading_path=draft.heading_path,
+                        heading=draft.heading,
+                        text=draft.text,
+                        token_count=draft.token_count,
+                        block_start=draft.block_start,
+                        block_end=draft.block_end,
+                        content_hash=content_hash(text),
+                        embedding=vectors[ordinal] if vectors is not None else None,
+                    )
+                    for ordinal, (draft, text) in enumerate(zip(drafts, texts, strict=True))
+                ],
+                batch_size=500,
+            )
+            document.status = Document.Status.READY
+            document.title = document.title or parsed.title
+            document.changes = changes
+            document.embeddings_computed = stats.computed
+            document.embeddings_reused = stats.reused
+            document.embedding_calls = stats.calls
+            document.finished_at = timezone.now()
+            document.save(
+                update_fields=[
+                    "status", "title", "changes", "embedding_model", "embeddings_computed",
+                    "embeddings_reused", "embedding_calls", "finished_at", "updated_at",
+                ]
+            )  # fmt: skip
+            has_active = document.toolkit.documents.filter(is_active=True).exclude(pk=document.pk).exists()
+            if document.activate_when_ready or not has_active:
+                activate(document)
+    except DocxRejected as error:
+        return _fail(document, str(error), keep_previous=keep_previous)
+    except EmbeddingError as error:
+        return _fail(document, f"Embedding failed: {error}", keep_previous=keep_previous)
+    except FileNotFoundError:
+        message = "The uploaded file is missing from storage (MEDIA_ROOT); upload it again."
+        return _fail(document, message, keep_previous=keep_previous)
+    except Exception as error:  # the version must not stay in `processing`
+        logger.exception("unexpected error while ingesting document %s", document.pk)
+        message = f"Unexpected error ({type(error).__name__}); see the server log."
+        return _fail(document, message, keep_previous=keep_previous)
+    document.refresh_from_db()
+    return document
+
+
+def reembed(document: Document, on_progress: Progress = lambda done, total: None) -> Document:
+    """Recompute the embeddings of a ready version's chunks (new model or dimension), in place."""
+    chunks = list(document.chunks.order_by("ordinal"))
+    texts = [_embedding_text_of(chunk) for chunk in chunks]
+    try:
+        vectors, stats = _embed(document, texts, on_progress)
+    except EmbeddingError as error:
+        Document.objects.filter(pk=document.pk).update(error=f"Re-embedding failed: {error}")
+        document.refresh_from_db()
+        return document
+    with transaction.atomic():
+        for chunk, vector in zip(chunks, vectors or [None] * len(chunks), strict=True):
+            chunk.embedding = vector
+        Chunk.objects.bulk_update(chunks, ["embedding"], batch_size=500)
+        Document.objects.filter(pk=document.pk).update(
+            error="",
+            embedding_model=document.embedding_model if vectors is not None else "",
+            embeddings_computed=stats.computed,
+            embeddings_reused=stats.reused,
+            embedding_calls=stats.calls,
+            finished_at=timezone.now(),
+        )
+    document.refresh_from_db()
+    return document
+
+
+def _embedding_text_of(chunk: Chunk) -> str:
+    return ChunkDraft(chunk.heading_path, chunk.text, chunk.token_count, 0, 0).embedding_text()
+
+
+def fail_stale_runs() -> int:
+    """Fail versions whose worker died mid-run (no progress for INGESTION_STALE_MINUTES)."""
+    cutoff = timezone.now() - timedelta(minutes=settings.INGESTION_STALE_MINUTES)
+    stale = Document.objects.filter(status=Document.Status.PROCESSING, heartbeat_at__lt=cutoff)
+    count = 0
+    for document in stale:
+        _fail(
+            document,
+            f"The ingestion worker stopped while processing (no progress for "
+            f"{settings.INGESTION_STALE_MINUTES} minutes). Use 'Retry ingestion'.",
+        )
+        count += 1
+    return count

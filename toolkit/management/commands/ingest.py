@@ -1,0 +1,68 @@
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+
+from toolkit import ingestion
+from toolkit.docx_validation import DocxRejected
+from toolkit.models import Document, Toolkit
+
+
+class Command(BaseCommand):
+    help = "Ingest a .docx as a new version of a toolkit (created if new), printing progress."
+
+    def add_arguments(self, parser):
+        parser.add_argument("path", type=Path)
+        parser.add_argument("--toolkit", required=True, help="toolkit name, e.g. 'Community Toolkit'")
+        parser.add_argument("--version-tag", required=True, help="unique within the toolkit, e.g. v2")
+        parser.add_argument("--title", default="", help="defaults to the document's title or first heading")
+        parser.add_argument("--activate", action="store_true", help="make this the version that answers")
+        parser.add_argument(
+            "--if-missing", action="store_true", help="do nothing (exit 0) when this version already exists"
+        )
+
+    def handle(
+        self, *args, path: Path, toolkit: str, version_tag: str, title: str, activate: bool, **options
+    ):
+        version_tag = version_tag.strip()
+        if not version_tag:
+            raise CommandError("--version-tag must not be empty.")
+        existing = Document.objects.filter(toolkit__name=toolkit, version_tag=version_tag).first()
+        if existing is not None:
+            if options["if_missing"]:
+                self.stdout.write(f"{existing} already exists ({existing.status}); nothing to do.")
+                return
+            raise CommandError(f"Toolkit '{toolkit}' already has a version '{version_tag}'.")
+        if not path.is_file():
+            raise CommandError(f"{path}: no such file.")
+        try:
+            with path.open("rb") as stream:
+                parsed = ingestion.check_upload(stream, path.name)
+                with transaction.atomic():
+                    toolkit_row, _ = Toolkit.objects.get_or_create(name=toolkit)
+                    document = ingestion.create_document(
+                        toolkit=toolkit_row,
+                        version_tag=version_tag,
+                        stream=stream,
+                        filename=path.name,
+                        title=title,
+                        activate=activate,
+                        parsed=parsed,
+                    )
+        except DocxRejected as error:
+            raise CommandError(f"{path.name}: {error}") from None
+
+        def progress(done: int, total: int) -> None:
+            self.stdout.write(f"\r  embedded {done}/{total} chunks", ending="")
+            self.stdout.flush()
+
+        self.stdout.write(f"Ingesting {path.name} as {document} ...")
+        document = ingestion.ingest(document, progress)
+        self.stdout.write("")
+        if document.status != Document.Status.READY:
+            raise CommandError(f"{document}: {document.error}")
+        self.stdout.write(
+            f"{document}: ready, {document.chunks.count()} chunks, {document.embeddings_computed} embedded, "
+            f"{document.embeddings_reused} reused from cache, {document.embedding_calls} embedding calls"
+            f"{', active' if document.is_active else ''}."
+        )

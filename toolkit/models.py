@@ -1,0 +1,163 @@
+import uuid
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVector, SearchVectorField
+from django.db import models
+from django.db.models import Q
+from pgvector.django import VectorField
+
+from toolkit.chunking import HEADING_SEPARATOR
+
+
+class Toolkit(models.Model):
+    """A named family of documents, e.g. "Community Strategy Toolkit", with its versions."""
+
+    name = models.CharField(max_length=200, unique=True)
+    description = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "toolkits"
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def active_document(self) -> "Document | None":
+        return self.documents.filter(is_active=True).first()
+
+
+def stored_upload_name(instance: "Document", filename: str) -> str:
+    """Uploaded files get a generated name: nothing the uploader chose reaches the filesystem."""
+    return f"toolkits/{uuid.uuid4().hex}.docx"
+
+
+class Document(models.Model):
+    """One uploaded version of a toolkit (.docx) and the state of its ingestion."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        PROCESSING = "processing", "Processing"
+        READY = "ready", "Ready"
+        FAILED = "failed", "Failed"
+
+    toolkit = models.ForeignKey(Toolkit, on_delete=models.CASCADE, related_name="documents")
+    version_tag = models.CharField(max_length=50)
+    title = models.CharField(max_length=300, blank=True)
+    source_file = models.FileField(upload_to=stored_upload_name, max_length=200)
+    original_filename = models.CharField(max_length=255, blank=True)
+    file_size = models.PositiveBigIntegerField(default=0)
+    sha256 = models.CharField(max_length=64, db_index=True)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING, db_index=True)
+    progress_done = models.PositiveIntegerField(default=0)
+    progress_total = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    is_active = models.BooleanField(default=False)
+    activate_when_ready = models.BooleanField(default=False)
+    # What the last run did: embeddings computed vs reused from the cache, API calls made.
+    embedding_model = models.CharField(max_length=200, blank=True)
+    embeddings_computed = models.PositiveIntegerField(default=0)
+    embeddings_reused = models.PositiveIntegerField(default=0)
+    embedding_calls = models.PositiveIntegerField(default=0)
+    # Sections added, removed and changed against the toolkit's previously active version.
+    changes = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "toolkit_documents"
+        ordering = ["toolkit__name", "-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["toolkit", "version_tag"], name="toolkit_documents_unique_version"
+            ),
+            models.UniqueConstraint(
+                fields=["toolkit"], condition=Q(is_active=True), name="toolkit_documents_one_active"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.toolkit.name} {self.version_tag}"
+
+    @property
+    def display_title(self) -> str:
+        return self.title or self.original_filename or str(self)
+
+    def delete(self, *args, **kwargs):
+        path = Path(self.source_file.path) if self.source_file else None
+        result = super().delete(*args, **kwargs)
+        if path is not None:
+            path.unlink(missing_ok=True)
+        return result
+
+
+class Chunk(models.Model):
+    """A passage of one document version, under one heading path, ready to be retrieved."""
+
+    document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="chunks")
+    ordinal = models.PositiveIntegerField()
+    heading_path = ArrayField(models.TextField(), default=list, blank=True)
+    heading = models.TextField(blank=True)  # the path joined for display, e.g. "2 Planning > 2.3 Budget"
+    text = models.TextField()
+    token_count = models.PositiveIntegerField()
+    block_start = models.PositiveIntegerField()  # first and last paragraph/table of the source
+    block_end = models.PositiveIntegerField()
+    content_hash = models.CharField(max_length=64)  # sha256 of what is embedded (heading path + text)
+    # Dimension-free column: EMBEDDING_DIMENSIONS can change without a migration; the HNSW index
+    # is built on a cast to the configured dimension (toolkit/vector_index.py).
+    embedding = VectorField(null=True, blank=True)
+    search_vector = models.GeneratedField(
+        expression=SearchVector("heading", weight="A", config="english")
+        + SearchVector("text", weight="B", config="english"),
+        output_field=SearchVectorField(),
+        db_persist=True,
+    )
+
+    class Meta:
+        db_table = "toolkit_chunks"
+        ordering = ["document", "ordinal"]
+        constraints = [
+            models.UniqueConstraint(fields=["document", "ordinal"], name="toolkit_chunks_unique_ordinal")
+        ]
+        indexes = [
+            GinIndex(fields=["search_vector"], name="toolkit_chunks_search_gin"),
+            models.Index(fields=["content_hash"], name="toolkit_chunks_hash_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.document} #{self.ordinal} {self.heading}"
+
+    @staticmethod
+    def join_heading(path: list[str]) -> str:
+        return HEADING_SEPARATOR.join(path)
+
+
+class EmbeddingCache(models.Model):
+    """Vectors by (model, dimensions, content hash): unchanged text is never embedded twice."""
+
+    model = models.CharField(max_length=200)
+    dimensions = models.PositiveIntegerField()
+    content_hash = models.CharField(max_length=64)
+    embedding = VectorField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "toolkit_embedding_cache"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["model", "dimensions", "content_hash"], name="toolkit_embedding_cache_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.model} {self.content_hash[:12]}"

@@ -15,6 +15,7 @@ from django.conf import settings
 from django.core.cache import cache
 
 from toolkitrag.embedded_db import server
+from toolkitrag.testing.fake_openai import FakeOpenAI
 
 REPO_ROOT = Path(__file__).resolve().parent
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -84,6 +85,35 @@ def second_user(django_user_model):
 @pytest.fixture
 def staff_user(django_user_model):
     return django_user_model.objects.create_user("staff", "staff@example.org", PASSWORD, is_staff=True)
+
+
+@pytest.fixture(autouse=True)
+def media_root(tmp_path, settings) -> Path:
+    """Uploaded files go to a throwaway folder, never to the developer's var/media."""
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    return tmp_path / "media"
+
+
+@pytest.fixture(autouse=True)
+def no_external_models(settings) -> None:
+    """Tests never reach a real API, whatever the developer's environment holds."""
+    settings.EMBEDDING_BACKEND = "none"
+    settings.OPENAI_API_KEY = ""
+    settings.OPENAI_BASE_URL = "http://127.0.0.1:9/v1"  # discard port: fails fast if ever used
+
+
+@pytest.fixture
+def fake_openai(settings) -> Iterator[FakeOpenAI]:
+    """A local OpenAI-compatible server, with the app configured to embed through it."""
+    server = FakeOpenAI(dimensions=settings.EMBEDDING_DIMENSIONS).start()
+    settings.OPENAI_BASE_URL = server.base_url
+    settings.OPENAI_API_KEY = "test-key"
+    settings.EMBEDDING_BACKEND = "openai"
+    settings.EMBEDDING_MODEL = "test-embedding"
+    settings.EMBEDDING_TIMEOUT = 2.0
+    settings.EMBEDDING_MAX_RETRIES = 2
+    yield server
+    server.stop()
 
 
 def redis_available(url: str = REDIS_URL) -> bool:

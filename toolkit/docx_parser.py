@@ -8,8 +8,10 @@ drawings, page breaks, empty paragraphs.
 """
 
 import re
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 import docx
 from docx.opc.exceptions import PackageNotFoundError
@@ -371,12 +373,12 @@ def _int(value: str | None) -> int | None:
         return None
 
 
-def parse_docx(path: Path, fallback_title: str = "") -> ParsedDocument:
-    """Parse a validated .docx; raise DocxRejected when its content cannot be read."""
+def parse_docx(source: Path | BinaryIO, fallback_title: str = "") -> ParsedDocument:
+    """Parse a validated .docx (a path or an open binary file); raise DocxRejected if unreadable."""
     try:
-        document = docx.Document(str(path))
+        document = docx.Document(str(source) if isinstance(source, Path) else source)
     except KeyError as error:
-        if "officeDocument" in str(error) and _is_strict(path):
+        if "officeDocument" in str(error) and _is_strict(source):
             raise DocxRejected(
                 "This document is saved as 'Strict Open XML', which cannot be read. "
                 "Save it as a normal Word Document (.docx) and upload that."
@@ -395,9 +397,9 @@ def parse_docx(path: Path, fallback_title: str = "") -> ParsedDocument:
     return ParsedDocument(title=title[:300], blocks=parser.blocks)
 
 
-def _is_strict(path: Path) -> bool:
-    import zipfile
-
-    with zipfile.ZipFile(path) as archive:
+def _is_strict(source: Path | BinaryIO) -> bool:
+    if not isinstance(source, Path):
+        source.seek(0)
+    with zipfile.ZipFile(source) as archive:
         rels = archive.read("_rels/.rels")
     return b"purl.oclc.org/ooxml" in rels

@@ -1,5 +1,4 @@
 import uuid
-from pathlib import Path
 
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
@@ -7,6 +6,8 @@ from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.db import models
 from django.db.models import Q
+from django.db.models.signals import post_delete
+from django.dispatch import receiver
 from pgvector.django import VectorField
 
 from toolkit.chunking import HEADING_SEPARATOR
@@ -93,12 +94,12 @@ class Document(models.Model):
     def display_title(self) -> str:
         return self.title or self.original_filename or str(self)
 
-    def delete(self, *args, **kwargs):
-        path = Path(self.source_file.path) if self.source_file else None
-        result = super().delete(*args, **kwargs)
-        if path is not None:
-            path.unlink(missing_ok=True)
-        return result
+
+@receiver(post_delete, sender=Document)
+def delete_source_file(sender, instance: Document, **kwargs) -> None:
+    """Deleting a version (one, in bulk, or with its toolkit) removes its stored file too."""
+    if instance.source_file:
+        instance.source_file.storage.delete(instance.source_file.name)
 
 
 class Chunk(models.Model):

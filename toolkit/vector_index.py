@@ -2,8 +2,9 @@
 
 The embedding column has no fixed dimension, so switching EMBEDDING_DIMENSIONS (a new model)
 needs no schema migration: `manage.py reindex --all --embeddings-only` clears the old vectors,
-re-embeds, and rebuilds this index on `embedding::vector(N)`. Queries must use the same cast
-and `embedding IS NOT NULL` to use it (rag/retrieval.py does).
+re-embeds, and rebuilds this index on `embedding::vector(N)`. The index is partial, over
+`vector_dims(embedding) = N`, so vectors of an old dimension (and dead row versions still
+holding them) are never cast; queries must repeat that predicate and the cast to use it.
 """
 
 from django.db import connection
@@ -34,9 +35,14 @@ def ensure_index(dimensions: int, using=connection) -> bool:
                 cursor.execute(f"DROP INDEX IF EXISTS {index_name(other)}")
         if dimensions in present:
             return False
+        if using.in_atomic_block:
+            # Inside a transaction with deferred FK checks still queued, PostgreSQL refuses to
+            # build an index on the table; run those checks now.
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
         cursor.execute(
             f"CREATE INDEX IF NOT EXISTS {index_name(dimensions)} ON toolkit_chunks "
-            f"USING hnsw ((embedding::vector({dimensions})) vector_cosine_ops) WHERE embedding IS NOT NULL"
+            f"USING hnsw ((embedding::vector({dimensions})) vector_cosine_ops) "
+            f"WHERE vector_dims(embedding) = {dimensions}"
         )
     return True
 

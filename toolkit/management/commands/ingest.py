@@ -53,7 +53,7 @@ class Command(BaseCommand):
             raise CommandError(f"{path.name}: {error}") from None
 
         def progress(done: int, total: int) -> None:
-            self.stdout.write(f"\r  embedded {done}/{total} chunks", ending="")
+            self.stdout.write(f"\r  indexed {done}/{total} chunks", ending="")
             self.stdout.flush()
 
         self.stdout.write(f"Ingesting {path.name} as {document} ...")

@@ -2,7 +2,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from toolkit import ingestion, vector_index
-from toolkit.models import Chunk, Document
+from toolkit.models import Document
 
 
 class Command(BaseCommand):
@@ -11,6 +11,10 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
+        # `--version ID` names a toolkit version here (the earlier ToolkitRAG's flag), so Django's
+        # print-the-version flag is removed first.
+        django_version_flag = parser._option_string_actions["--version"]
+        parser._handle_conflict_resolve(None, [("--version", django_version_flag)])
         target = parser.add_mutually_exclusive_group(required=True)
         target.add_argument(
             "--version", type=int, dest="document_id", help="the version's id (see the admin)"
@@ -29,15 +33,13 @@ class Command(BaseCommand):
         if embeddings_only:
             documents = documents.filter(status=Document.Status.READY)
 
-        # Vectors of another dimension cannot stand under the index for the configured one.
+        # A new EMBEDDING_DIMENSIONS needs its own HNSW index; vectors of the old dimension stay
+        # out of it (and out of search) until they are re-embedded below.
         dimensions = settings.EMBEDDING_DIMENSIONS
-        if vector_index.existing_index_dimensions() != [dimensions]:
-            cleared = Chunk.objects.exclude(embedding=None).update(embedding=None)
-            vector_index.ensure_index(dimensions)
-            self.stdout.write(
-                f"Rebuilt the vector index for {dimensions} dimensions ({cleared} old vectors cleared)."
-            )
+        if vector_index.ensure_index(dimensions):
+            self.stdout.write(f"Built the vector index for {dimensions}-dimensional embeddings.")
 
+        total = documents.count()
         failed = 0
         for document in documents:
 
@@ -55,7 +57,6 @@ class Command(BaseCommand):
             if not ok:
                 failed += 1
                 self.stderr.write(f"{document}: {document.error}")
-        total = documents.count()
         summary = f"Reindexed {total - failed} of {total} version(s)"
         self.stdout.write(summary + (f"; {failed} failed." if failed else "."))
         if failed:

@@ -1,0 +1,224 @@
+from django.contrib import admin, messages
+from django.db import transaction
+from django.db.models import Count
+from django.http import HttpRequest, JsonResponse
+from django.urls import path
+from django.utils.html import format_html, format_html_join
+
+from toolkit import ingestion
+from toolkit.forms import DocumentUploadForm
+from toolkit.models import Chunk, Document, Toolkit
+from toolkit.tasks import enqueue_ingestion
+
+CHUNKS_SHOWN = 500
+
+
+@admin.register(Toolkit)
+class ToolkitAdmin(admin.ModelAdmin):
+    list_display = ["name", "active_version", "version_count", "created_at"]
+    search_fields = ["name"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(version_count=Count("documents"))
+
+    @admin.display(description="versions", ordering="version_count")
+    def version_count(self, toolkit: Toolkit) -> int:
+        return toolkit.version_count
+
+    @admin.display(description="active version")
+    def active_version(self, toolkit: Toolkit) -> str:
+        active = toolkit.active_document
+        return active.version_tag if active else "—"
+
+
+@admin.register(Document)
+class DocumentAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "title", "status_badge", "progress", "chunk_count", "is_active", "created_at"]
+    list_filter = ["status", "is_active", "toolkit"]
+    search_fields = ["title", "version_tag", "toolkit__name", "original_filename"]
+    actions = ["retry_ingestion", "reindex_full", "reindex_embeddings", "make_active"]
+    change_list_template = "admin/toolkit/document/change_list.html"
+    readonly_fields = [
+        "toolkit", "version_tag", "original_filename", "file_size", "sha256", "uploaded_by", "status_badge",
+        "progress", "error", "is_active", "embedding_model", "embedding_summary", "changes_summary",
+        "created_at", "started_at", "finished_at", "chunk_list",
+    ]  # fmt: skip
+    fieldsets = [
+        (
+            None,
+            {"fields": ["toolkit", "version_tag", "title", "is_active", "status_badge", "progress", "error"]},
+        ),
+        ("Source", {"fields": ["original_filename", "file_size", "sha256", "uploaded_by", "created_at"]}),
+        ("Indexing", {"fields": ["embedding_model", "embedding_summary", "started_at", "finished_at"]}),
+        ("Changes against the previously active version", {"fields": ["changes_summary"]}),
+        ("Sections", {"fields": ["chunk_list"]}),
+    ]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("toolkit").annotate(chunk_total=Count("chunks"))
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if obj is None:
+            kwargs["form"] = DocumentUploadForm
+        return super().get_form(request, obj, change, **kwargs)
+
+    def get_fieldsets(self, request, obj=None):
+        if obj is None:
+            return [(None, {"fields": DocumentUploadForm.Meta.fields})]
+        return self.fieldsets
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.readonly_fields if obj is not None else []
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return super().save_model(request, obj, form, change)
+        data = form.cleaned_data
+        with transaction.atomic():
+            toolkit = data["toolkit"] or Toolkit.objects.create(name=data["new_toolkit_name"].strip())
+            upload = data["source_file"]
+            document = ingestion.create_document(
+                toolkit=toolkit,
+                version_tag=data["version_tag"],
+                stream=upload,
+                filename=upload.name,
+                title=data["title"],
+                uploaded_by=request.user,
+                activate=data["activate"],
+                parsed=form.parsed,
+            )
+            enqueue_ingestion(document)
+        obj.__dict__.update(document.__dict__)  # the admin goes on with `obj`: log entry, redirect
+
+    def changelist_view(self, request, extra_context=None):
+        failed = ingestion.fail_stale_runs()
+        if failed:
+            self.message_user(request, f"{failed} stalled run(s) were marked failed.", messages.WARNING)
+        return super().changelist_view(request, extra_context)
+
+    def get_urls(self):
+        progress = self.admin_site.admin_view(self.progress_view)
+        return [path("progress/", progress, name="toolkit_document_progress"), *super().get_urls()]
+
+    def progress_view(self, request: HttpRequest) -> JsonResponse:
+        """Status and progress of the given versions, polled by the list page while runs go on."""
+        ids = [int(i) for i in request.GET.get("ids", "").split(",") if i.strip().isdigit()][:200]
+        rows = Document.objects.filter(pk__in=ids).values(
+            "pk", "status", "progress_done", "progress_total", "error"
+        )
+        return JsonResponse({str(row.pop("pk")): row for row in rows})
+
+    # --- columns ------------------------------------------------------------------------
+    @admin.display(description="status", ordering="status")
+    def status_badge(self, document: Document) -> str:
+        return format_html(
+            '<span class="ingest-status ingest-{}" data-document="{}" title="{}">{}</span>',
+            document.status,
+            document.pk,
+            document.error,
+            document.get_status_display(),
+        )
+
+    @admin.display(description="progress")
+    def progress(self, document: Document) -> str:
+        return format_html(
+            '<span class="ingest-progress" data-document="{}">{}/{}</span>',
+            document.pk,
+            document.progress_done,
+            document.progress_total,
+        )
+
+    @admin.display(description="chunks", ordering="chunk_total")
+    def chunk_count(self, document: Document) -> int:
+        return document.chunk_total
+
+    @admin.display(description="embeddings")
+    def embedding_summary(self, document: Document) -> str:
+        return (
+            f"{document.embeddings_computed} computed, {document.embeddings_reused} reused from the cache, "
+            f"{document.embedding_calls} API call(s)"
+        )
+
+    @admin.display(description="changes")
+    def changes_summary(self, document: Document) -> str:
+        changes = document.changes
+        if not changes:
+            return "First version of this toolkit (nothing to compare with)."
+        parts = [
+            format_html(
+                "<p>Compared with {}: {} section(s) unchanged.</p>", changes["against"], changes["unchanged"]
+            )
+        ]
+        for key, label in (("added", "Added"), ("changed", "Changed"), ("removed", "Removed")):
+            if changes.get(key):
+                items = format_html_join("", "<li>{}</li>", ((heading,) for heading in changes[key]))
+                parts.append(format_html("<p>{} ({}):</p><ul>{}</ul>", label, len(changes[key]), items))
+        return format_html_join("", "{}", ((part,) for part in parts))
+
+    @admin.display(description="chunks")
+    def chunk_list(self, document: Document) -> str:
+        chunks = document.chunks.order_by("ordinal").values_list("ordinal", "heading", "token_count", "text")[
+            :CHUNKS_SHOWN
+        ]
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (o, heading or "(start of document)", tokens, text[:160])
+                for o, heading, tokens, text in chunks
+            ),
+        )
+        more = document.chunk_total - CHUNKS_SHOWN if hasattr(document, "chunk_total") else 0
+        note = format_html("<p>… and {} more.</p>", more) if more > 0 else ""
+        return format_html(
+            "<table><thead><tr><th>#</th><th>heading path</th><th>tokens</th><th>text</th></tr></thead>"
+            "<tbody>{}</tbody></table>{}",
+            rows,
+            note,
+        )
+
+    # --- actions -----------------------------------------------------------------------
+    @admin.action(description="Retry ingestion of the selected versions")
+    def retry_ingestion(self, request, queryset):
+        queued = 0
+        for document in queryset.exclude(status=Document.Status.PROCESSING):
+            enqueue_ingestion(document)
+            queued += 1
+        self.message_user(request, f"Queued {queued} version(s) for ingestion.")
+
+    @admin.action(description="Reindex: parse, chunk and embed again")
+    def reindex_full(self, request, queryset):
+        self.retry_ingestion(request, queryset)
+
+    @admin.action(description="Reindex embeddings only (after changing the embedding model)")
+    def reindex_embeddings(self, request, queryset):
+        ready = queryset.filter(status=Document.Status.READY)
+        for document in ready:
+            enqueue_ingestion(document, embeddings_only=True)
+        self.message_user(request, f"Queued {ready.count()} version(s) for re-embedding.")
+
+    @admin.action(description="Make active (answer questions from this version)")
+    def make_active(self, request, queryset):
+        for document in queryset:
+            try:
+                ingestion.activate(document)
+            except ValueError as error:
+                self.message_user(request, f"{document}: {error}", messages.ERROR)
+            else:
+                self.message_user(request, f"{document} is now the active version of {document.toolkit}.")
+
+
+@admin.register(Chunk)
+class ChunkAdmin(admin.ModelAdmin):
+    list_display = ["document", "ordinal", "heading", "token_count"]
+    list_filter = ["document__toolkit", "document"]
+    search_fields = ["heading", "text"]
+    list_select_related = ["document__toolkit"]
+    readonly_fields = [f.name for f in Chunk._meta.fields if f.name not in ("embedding", "search_vector")]
+    exclude = ["embedding"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install lint format stop-db clean
+.PHONY: run test install install-local lint format stop-db clean
 
 $(PY):
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "ToolkitRAG needs Python 3.11 or newer; found " + sys.version.split()[0])'
@@ -21,9 +21,15 @@ $(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(PY)
 
 install: $(VENV)/.installed
 
+# Optional local embedding model (sentence-transformers, CPU); `make test` then runs its tests too.
+install-local: $(VENV)/.installed
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-local.txt
+
 run: $(VENV)/.installed
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py ensure_demo_admin
+	$(PY) manage.py ingest demo/community-resilience-toolkit.docx --toolkit "Community Resilience Toolkit" \
+		--version-tag 2026.1 --activate --if-missing
 	@echo "ToolkitRAG is starting on http://$(HOST):$(PORT)/ (admin: http://$(HOST):$(PORT)/admin/)"
 	$(PY) manage.py runserver $(HOST):$(PORT)
 

@@ -271,3 +271,25 @@ def test_reindex_reparses_a_version(capsys):
 def test_reindex_unknown_version_is_a_clear_error():
     with pytest.raises(CommandError, match="No toolkit version with id 999"):
         call_command("reindex", "--version", "999")
+
+
+def test_the_demo_toolkit_that_make_run_uses_ingests(capsys):
+    demo = Path(__file__).resolve().parents[2] / "demo" / "community-resilience-toolkit.docx"
+    call_command(
+        "ingest", str(demo), "--toolkit", "Community Resilience Toolkit", "--version-tag", "2026.1",
+        "--activate", "--if-missing",
+    )  # fmt: skip
+    document = Document.objects.get()
+    assert document.title == "Community Resilience Toolkit" and document.is_active
+    headings = set(document.chunks.values_list("heading", flat=True))
+    assert "4 Writing the emergency plan > 4.3 Budget" in headings
+    call_command(
+        "ingest",
+        str(demo),
+        "--toolkit",
+        "Community Resilience Toolkit",
+        "--version-tag",
+        "2026.1",
+        "--if-missing",
+    )
+    assert "already exists (ready); nothing to do." in capsys.readouterr().out

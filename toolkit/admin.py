@@ -33,7 +33,16 @@ class ToolkitAdmin(admin.ModelAdmin):
 
 @admin.register(Document)
 class DocumentAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "title", "status_badge", "progress", "chunk_count", "is_active", "created_at"]
+    list_display = [
+        "__str__",
+        "title",
+        "status_badge",
+        "progress",
+        "chunk_count",
+        "is_active",
+        "short_error",
+        "created_at",
+    ]
     list_filter = ["status", "is_active", "toolkit"]
     search_fields = ["title", "version_tag", "toolkit__name", "original_filename"]
     actions = ["retry_ingestion", "reindex_full", "reindex_embeddings", "make_active"]
@@ -126,6 +135,14 @@ class DocumentAdmin(admin.ModelAdmin):
             document.pk,
             document.progress_done,
             document.progress_total,
+        )
+
+    @admin.display(description="error")
+    def short_error(self, document: Document) -> str:
+        return format_html(
+            '<span class="ingest-error" data-document="{}">{}</span>',
+            document.pk,
+            document.error[:140] + ("…" if len(document.error) > 140 else ""),
         )
 
     @admin.display(description="chunks", ordering="chunk_total")

@@ -77,6 +77,7 @@ class Document(models.Model):
 
     class Meta:
         db_table = "toolkit_documents"
+        verbose_name = "toolkit version"
         ordering = ["toolkit__name", "-created_at"]
         constraints = [
             models.UniqueConstraint(
@@ -154,6 +155,7 @@ class EmbeddingCache(models.Model):
 
     class Meta:
         db_table = "toolkit_embedding_cache"
+        verbose_name_plural = "embedding cache entries"
         constraints = [
             models.UniqueConstraint(
                 fields=["model", "dimensions", "content_hash"], name="toolkit_embedding_cache_unique"

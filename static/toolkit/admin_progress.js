@@ -26,6 +26,8 @@
       badge.title = row.error || "";
     }
     if (progress) progress.textContent = row.progress_done + "/" + row.progress_total;
+    var error = document.querySelector('.ingest-error[data-document="' + id + '"]');
+    if (error) error.textContent = row.error.length > 140 ? row.error.slice(0, 140) + "…" : row.error;
   }
 
   function poll() {

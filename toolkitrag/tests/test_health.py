@@ -27,7 +27,7 @@ def test_ready_reports_missing_vector_extension(client):
     with transaction.atomic():
         sid = transaction.savepoint()
         with connection.cursor() as cursor:
-            cursor.execute("DROP EXTENSION vector")
+            cursor.execute("DROP EXTENSION vector CASCADE")  # rolled back below
         response = client.get("/ready")
         transaction.savepoint_rollback(sid)
     assert response.status_code == 503

@@ -15,7 +15,7 @@ from typing import BinaryIO
 
 from django.conf import settings
 from django.core.files import File
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from toolkit.chunking import ChunkDraft, chunk_blocks
@@ -114,6 +114,17 @@ def section_fingerprints(chunks: list[tuple[str, str]]) -> dict[str, str]:
     return {heading: content_hash("\n".join(parts)) for heading, parts in texts.items()}
 
 
+def record_term_statistics(document: Document) -> None:
+    """Store how many chunks and indexed terms the version has (BM25's corpus statistics)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*), coalesce(sum(length(search_vector)), 0) "
+            "FROM toolkit_chunks WHERE document_id = %s",
+            [document.pk],
+        )
+        document.chunk_count, document.term_total = cursor.fetchone()
+
+
 def compare_with_active(document: Document, drafts: list[ChunkDraft]) -> dict:
     """Sections added, removed and changed against the toolkit's active version (if another)."""
     active = document.toolkit.documents.filter(is_active=True).exclude(pk=document.pk).first()
@@ -205,6 +216,7 @@ def ingest(document: Document, on_progress: Progress = lambda done, total: None)
                 ],
                 batch_size=500,
             )
+            record_term_statistics(document)
             document.status = Document.Status.READY
             document.title = document.title or parsed.title
             document.changes = changes
@@ -215,7 +227,8 @@ def ingest(document: Document, on_progress: Progress = lambda done, total: None)
             document.save(
                 update_fields=[
                     "status", "title", "changes", "embedding_model", "embeddings_computed",
-                    "embeddings_reused", "embedding_calls", "finished_at", "updated_at",
+                    "embeddings_reused", "embedding_calls", "chunk_count", "term_total", "finished_at",
+                    "updated_at",
                 ]
             )  # fmt: skip
             has_active = document.toolkit.documents.filter(is_active=True).exclude(pk=document.pk).exists()

@@ -67,6 +67,9 @@ class Document(models.Model):
     embeddings_computed = models.PositiveIntegerField(default=0)
     embeddings_reused = models.PositiveIntegerField(default=0)
     embedding_calls = models.PositiveIntegerField(default=0)
+    # Corpus statistics for keyword ranking (BM25): chunks and their total indexed terms.
+    chunk_count = models.PositiveIntegerField(default=0)
+    term_total = models.PositiveBigIntegerField(default=0)
     # Sections added, removed and changed against the toolkit's previously active version.
     changes = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -2,4 +2,4 @@ from django.urls import path
 
 from toolkit import views
 
-urlpatterns = [path("", views.chat, name="toolkit-chat")]
+urlpatterns = [path("toolkit/source/<int:chunk_id>", views.source, name="toolkit-source")]

@@ -1,9 +1,32 @@
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, render
+
+from toolkit.models import Chunk
+
+NEIGHBOURS = 2
 
 
 @login_required
-def chat(request: HttpRequest) -> HttpResponse:
-    """The toolkit chat. Until a toolkit is published it explains what comes next."""
-    return render(request, "toolkit/chat.html")
+def source(request: HttpRequest, chunk_id: int) -> HttpResponse:
+    """A cited section: the passage highlighted, its neighbours for context, the version's outline."""
+    chunk = get_object_or_404(
+        Chunk.objects.select_related("document__toolkit"), pk=chunk_id, document__status="ready"
+    )
+    document = chunk.document
+    context_chunks = document.chunks.filter(
+        ordinal__gte=chunk.ordinal - NEIGHBOURS, ordinal__lte=chunk.ordinal + NEIGHBOURS
+    ).order_by("ordinal")
+    outline, seen = [], set()
+    for chunk_pk, heading_path in document.chunks.order_by("ordinal").values_list("pk", "heading_path"):
+        key = tuple(heading_path)
+        if key not in seen:
+            seen.add(key)
+            outline.append(
+                {"id": chunk_pk, "heading_path": heading_path, "depth": max(len(heading_path) - 1, 0)}
+            )
+    return render(
+        request,
+        "toolkit/source.html",
+        {"chunk": chunk, "document": document, "context_chunks": context_chunks, "outline": outline},
+    )

@@ -173,7 +173,8 @@ COOKIE_SECURE = env.bool("COOKIE_SECURE", default=IS_PROD)
 SESSION_COOKIE_SECURE = COOKIE_SECURE
 CSRF_COOKIE_SECURE = COOKIE_SECURE
 SESSION_COOKIE_HTTPONLY = True
-CSRF_COOKIE_HTTPONLY = True  # no page script reads the cookie: forms carry the token
+CSRF_COOKIE_HTTPONLY = True  # no page script reads the cookie: pages carry the token
+CSRF_FAILURE_VIEW = "toolkitrag.views.csrf_failure"
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=60 * 60 * 24 * 14)
 SECURE_CONTENT_TYPE_NOSNIFF = True
@@ -234,6 +235,22 @@ EMBEDDING_BATCH_SIZE = min(env.int("EMBEDDING_BATCH_SIZE", default=100), 100)
 EMBEDDING_BATCH_TOKENS = env.int("EMBEDDING_BATCH_TOKENS", default=8000)
 EMBEDDING_TIMEOUT = env.float("EMBEDDING_TIMEOUT", default=30.0)
 EMBEDDING_MAX_RETRIES = env.int("EMBEDDING_MAX_RETRIES", default=4)
+
+# Chat model for answers: openai (any compatible server) or none (extractive answers).
+CHAT_BACKEND = env.str("CHAT_BACKEND", default="openai" if OPENAI_API_KEY or OPENAI_BASE_URL else "none")
+if CHAT_BACKEND not in ("openai", "none"):
+    raise ImproperlyConfigured("CHAT_BACKEND must be openai or none")
+CHAT_MODEL = env.str("CHAT_MODEL", default="gpt-4o-mini")
+CHAT_TIMEOUT = env.float("CHAT_TIMEOUT", default=30.0)
+CHAT_MAX_RETRIES = env.int("CHAT_MAX_RETRIES", default=2)
+CHAT_MAX_TOKENS = env.int("CHAT_MAX_TOKENS", default=700)
+
+# --- Answers ------------------------------------------------------------------------------
+RAG_TOP_K = env.int("RAG_TOP_K", default=5)
+# Below both thresholds the best passage is not relevant enough: the toolkit "does not cover" it.
+RAG_MIN_KEYWORD_COVERAGE = env.float("RAG_MIN_KEYWORD_COVERAGE", default=0.5)
+RAG_MIN_VECTOR_SIMILARITY = env.float("RAG_MIN_VECTOR_SIMILARITY", default=0.35)
+RAG_MAX_QUERY_CHARS = env.int("RAG_MAX_QUERY_CHARS", default=2000)
 
 # --- Background tasks (django-tasks): immediate in dev and tests, database queue in prod -----
 TASKS_BACKEND = env.str("TASKS_BACKEND", default="database" if IS_PROD else "immediate")

@@ -12,7 +12,8 @@ urlpatterns = [
     path("health", views.health, name="health"),
     path("ready", views.ready, name="ready"),
     path("auth/", include("accounts.urls")),
-    path("toolkit", include("toolkit.urls")),
+    path("", include("rag.urls")),
+    path("", include("toolkit.urls")),
     path("strategies", include("strategies.urls")),
     # The admin login gets the same per-IP limit as ours (django-axes guards both already).
     path("admin/login/", auth_rate_limit(admin.site.login)),

@@ -27,6 +27,13 @@ def ready(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ok"})
 
 
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """CSRF_FAILURE_VIEW: JSON for the API, the explanatory page for browsers."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"error": "CSRF check failed: reload the page and try again."}, status=403)
+    return render(request, "403_csrf.html", status=403)
+
+
 def page_not_found(request: HttpRequest, exception=None) -> HttpResponse:
     if request.path.startswith("/api/"):
         return JsonResponse({"error": "Not found."}, status=404)

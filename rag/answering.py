@@ -32,7 +32,6 @@ STOPWORDS = {
     "is", "it", "of", "on", "or", "should", "the", "their", "there", "this", "to", "what", "when", "where",
     "which", "who", "why", "will", "with", "you", "your", "we", "our",
 }  # fmt: skip
-)
 SNIPPET_CHARS = 300
 
 

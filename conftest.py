@@ -98,6 +98,7 @@ def media_root(tmp_path, settings) -> Path:
 def no_external_models(settings) -> None:
     """Tests never reach a real API, whatever the developer's environment holds."""
     settings.EMBEDDING_BACKEND = "none"
+    settings.CHAT_BACKEND = "none"
     settings.OPENAI_API_KEY = ""
     settings.OPENAI_BASE_URL = "http://127.0.0.1:9/v1"  # discard port: fails fast if ever used
 
@@ -112,6 +113,10 @@ def fake_openai(settings) -> Iterator[FakeOpenAI]:
     settings.EMBEDDING_MODEL = "test-embedding"
     settings.EMBEDDING_TIMEOUT = 2.0
     settings.EMBEDDING_MAX_RETRIES = 2
+    settings.CHAT_BACKEND = "openai"
+    settings.CHAT_MODEL = "test-chat"
+    settings.CHAT_TIMEOUT = 2.0
+    settings.CHAT_MAX_RETRIES = 1
     yield server
     server.stop()
 

@@ -2,10 +2,15 @@
 any OpenAI-compatible server (Ollama, vLLM). None when no chat backend is configured; answers
 are then extractive."""
 
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 from django.conf import settings
+
+logger = logging.getLogger(__name__)
+
+LOST = "The connection to the language model was lost before the answer was complete."
 
 
 class ChatError(RuntimeError):
@@ -45,12 +50,16 @@ class OpenAIChat:
                 max_tokens=settings.CHAT_MAX_TOKENS,
                 temperature=0.1,
             )
+            finished = False
             for chunk in stream:
                 if chunk.usage is not None:
                     end = StreamEnd(chunk.usage.prompt_tokens, chunk.usage.completion_tokens)
                 for choice in chunk.choices:
                     if choice.delta and choice.delta.content:
                         yield choice.delta.content
+                    finished = finished or choice.finish_reason is not None
+            if not finished:  # the server closed the stream before saying it was done
+                raise ChatError(LOST)
         except openai.APITimeoutError:
             raise ChatError(
                 f"The language model did not answer within {settings.CHAT_TIMEOUT:g} seconds."
@@ -61,10 +70,11 @@ class OpenAIChat:
             ) from None
         except openai.APIStatusError as error:
             raise ChatError(f"The language model failed (HTTP {error.status_code}).") from None
-        except (openai.APIConnectionError, openai.APIError):
-            raise ChatError(
-                "The connection to the language model was lost before the answer was complete."
-            ) from None
+        except ChatError:
+            raise
+        except Exception as error:  # dropped connections surface as the HTTP library's own errors
+            logger.warning("chat stream failed: %s: %s", type(error).__name__, error)
+            raise ChatError(LOST) from None
         yield end
 
     def complete(self, messages: list[dict]) -> str:

@@ -72,7 +72,7 @@ def split_into_sections(blocks: list[Block]) -> list[Section]:
 
 def merge_small_siblings(sections: list[Section], target: int) -> list[Section]:
     """Fold tiny subsections into their parent's section (or a run of tiny siblings together)."""
-    small = max(target // 8, 1)
+    small = max(target // 16, 1)  # one-line stubs; anything with substance keeps its own citation
     merged: list[Section] = []
     for section in sections:
         if merged and _can_merge(merged[-1], section, small, target):

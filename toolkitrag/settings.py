@@ -248,7 +248,7 @@ CHAT_MAX_TOKENS = env.int("CHAT_MAX_TOKENS", default=700)
 # --- Answers ------------------------------------------------------------------------------
 RAG_TOP_K = env.int("RAG_TOP_K", default=5)
 # Below both thresholds the best passage is not relevant enough: the toolkit "does not cover" it.
-RAG_MIN_KEYWORD_COVERAGE = env.float("RAG_MIN_KEYWORD_COVERAGE", default=0.5)
+RAG_MIN_KEYWORD_COVERAGE = env.float("RAG_MIN_KEYWORD_COVERAGE", default=0.4)
 RAG_MIN_VECTOR_SIMILARITY = env.float("RAG_MIN_VECTOR_SIMILARITY", default=0.35)
 RAG_MAX_QUERY_CHARS = env.int("RAG_MAX_QUERY_CHARS", default=2000)
 

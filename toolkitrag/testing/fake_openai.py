@@ -32,15 +32,34 @@ def embed(text: str, dimensions: int) -> list[float]:
     return [v / norm for v in total]
 
 
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address) -> None:
+        pass  # a client that timed out or hung up is part of the tests, not an error
+
+
+def default_reply(messages: list[dict]) -> str:
+    """Answer from source [1]: its first sentence, cited."""
+    user = messages[-1]["content"]
+    if "Sources:" not in user:  # e.g. a question-rewriting call
+        return "Standalone: " + user
+    first_source = user.split("[1]", 1)[1].split("\n", 1)[1]
+    sentence = first_source.split(". ")[0].strip().rstrip(".")
+    return f"According to the toolkit, {sentence} [1]."
+
+
 class FakeOpenAI:
     def __init__(self, dimensions: int = 384):
         self.dimensions = dimensions
+        self.chat_reply = default_reply  # messages -> answer text
+        self.token_delay = 0.0  # seconds between streamed tokens
         self.requests: list[dict] = []  # every request body, in order
         self.script: list[
             dict
         ] = []  # per-request overrides, consumed in order: {"status": 429} / {"delay": 2}
         self.lock = threading.Lock()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.server = _QuietServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
@@ -55,6 +74,9 @@ class FakeOpenAI:
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+    def chat_requests(self) -> list[dict]:
+        return [body for body in self.requests if "messages" in body]
 
     def embedding_inputs(self) -> list[str]:
         return [text for body in self.requests if "input" in body for text in body["input"]]
@@ -96,6 +118,9 @@ class FakeOpenAI:
                         {"retry-after-ms": "20"},
                     )
                     return
+                if self.path.endswith("/chat/completions"):
+                    self._chat(body, step)
+                    return
                 if self.path.endswith("/embeddings"):
                     inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
                     dimensions = body.get("dimensions") or fake.dimensions
@@ -110,4 +135,53 @@ class FakeOpenAI:
                     return
                 self._send_json(404, {"error": {"message": f"no route {self.path}"}})
 
+            def _chat(self, body: dict, step: dict) -> None:
+                text = fake.chat_reply(body["messages"])
+                tokens = re.findall(r"\S+\s*", text)
+                base = {"id": "chatcmpl-test", "created": int(time.time()), "model": body["model"]}
+                if not body.get("stream"):
+                    message = {"role": "assistant", "content": text}
+                    choice = {"index": 0, "message": message, "finish_reason": "stop"}
+                    usage = {
+                        "prompt_tokens": 10,
+                        "completion_tokens": len(tokens),
+                        "total_tokens": 10 + len(tokens),
+                    }
+                    self._send_json(
+                        200, {**base, "object": "chat.completion", "choices": [choice], "usage": usage}
+                    )
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+
+                def send(payload) -> None:
+                    data = f"data: {payload}\n\n".encode()
+                    self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+                    self.wfile.flush()
+
+                def chunk(delta: dict, finish=None) -> str:
+                    choice = {"index": 0, "delta": delta, "finish_reason": finish}
+                    return json.dumps({**base, "object": "chat.completion.chunk", "choices": [choice]})
+
+                send(chunk({"role": "assistant", "content": ""}))
+                for i, token in enumerate(tokens):
+                    if step.get("cut_after") is not None and i >= step["cut_after"]:
+                        self.close_connection = True
+                        return  # hang up mid-stream: no final chunk, no terminating zero-size chunk
+                    if fake.token_delay:
+                        time.sleep(fake.token_delay)
+                    send(chunk({"content": token}))
+                send(chunk({}, "stop"))
+                usage = {
+                    "prompt_tokens": 10,
+                    "completion_tokens": len(tokens),
+                    "total_tokens": 10 + len(tokens),
+                }
+                send(json.dumps({**base, "object": "chat.completion.chunk", "choices": [], "usage": usage}))
+                send("[DONE]")
+                self.wfile.write(b"0\r\n\r\n")
+
+        Handler.protocol_version = "HTTP/1.1"
         return Handler

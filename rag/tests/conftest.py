@@ -1,0 +1,53 @@
+import io
+
+import pytest
+
+from toolkit import ingestion
+from toolkit.models import Toolkit
+from toolkit.tests.docx_factory import make_docx
+
+TOOLKIT = [
+    ("h1", "1 Planning"),
+    (
+        "p",
+        "Planning starts with a shared picture of local needs and assets in the neighbourhood. "
+        "Walk the streets with residents, note what works and what is missing, and agree priorities.",
+    ),
+    ("h2", "1.1 Budget"),
+    (
+        "p",
+        "The budget is reviewed every quarter by the treasurer. Unspent money returns to the reserve fund. "
+        "Large purchases over five hundred pounds need the approval of two trustees before any order is placed.",
+    ),
+    ("h2", "1.2 Volunteers"),
+    (
+        "p",
+        "Volunteers who visit residents carry identification and work in pairs where possible. "
+        "New volunteers shadow an experienced member for their first three visits and complete safeguarding training.",
+    ),
+    ("h1", "2 Emergencies"),
+    (
+        "p",
+        "In a flood, the coordinator opens the rest centre in the village hall and starts the phone tree. "
+        "Sandbags are stored behind the church; the logistics lead holds the key and a list of volunteers.",
+    ),
+    ("h1", "3 Evaluation"),
+    ("p", "Evaluate outcomes against the goals agreed in the planning stage, using resident surveys."),
+]
+
+
+def ingest_toolkit(spec=TOOLKIT, version="v1", name="Community Toolkit", activate=True):
+    kit, _ = Toolkit.objects.get_or_create(name=name)
+    document = ingestion.create_document(
+        toolkit=kit,
+        version_tag=version,
+        stream=io.BytesIO(make_docx(spec)),
+        filename="kit.docx",
+        activate=activate,
+    )
+    return ingestion.ingest(document)
+
+
+@pytest.fixture
+def toolkit_document(db):
+    return ingest_toolkit()

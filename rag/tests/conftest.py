@@ -17,13 +17,15 @@ TOOLKIT = [
     (
         "p",
         "The budget is reviewed every quarter by the treasurer. Unspent money returns to the reserve fund. "
-        "Large purchases over five hundred pounds need the approval of two trustees before any order is placed.",
+        "Large purchases over five hundred pounds need the approval of two trustees "
+        "before any order is placed.",
     ),
     ("h2", "1.2 Volunteers"),
     (
         "p",
         "Volunteers who visit residents carry identification and work in pairs where possible. "
-        "New volunteers shadow an experienced member for their first three visits and complete safeguarding training.",
+        "New volunteers shadow an experienced member for their first three visits "
+        "and complete safeguarding training.",
     ),
     ("h1", "2 Emergencies"),
     (

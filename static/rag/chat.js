@@ -73,11 +73,10 @@
     var box = el("div", "answer-tools");
     box.appendChild(el("button", "tool copy-answer", "Copy answer"));
     var feedback = el("span", "feedback");
-    [["up", "Helpful", "👍"], ["down", "Not helpful", "👎"]].forEach(function (spec) {
-      var b = el("button", "tool rate", spec[2]);
+    [["up", "Helpful"], ["down", "Not helpful"]].forEach(function (spec) {
+      var b = el("button", "tool rate", spec[1]);
       b.type = "button";
       b.dataset.rating = spec[0];
-      b.setAttribute("aria-label", spec[1]);
       b.setAttribute("aria-pressed", "false");
       feedback.appendChild(b);
     });
@@ -164,9 +163,10 @@
     var link = el("a", "", title);
     link.href = "/toolkit/c/" + id;
     item.appendChild(link);
-    [["rename", "Rename conversation", "✎"], ["delete", "Delete conversation", "🗑"]].forEach(function (spec) {
+    [["rename", "Rename conversation", "✎", "Rename"], ["delete", "Delete conversation", "×", "Delete"]].forEach(function (spec) {
       var b = el("button", "tool " + spec[0], spec[2]);
       b.type = "button";
+      b.title = spec[3];
       b.setAttribute("aria-label", spec[1]);
       item.appendChild(b);
     });

@@ -5,6 +5,7 @@ are then extractive."""
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cache
 
 from django.conf import settings
 
@@ -85,4 +86,13 @@ class OpenAIChat:
 def get_chat_model() -> OpenAIChat | None:
     if settings.CHAT_BACKEND == "none":
         return None
-    return OpenAIChat(settings.CHAT_MODEL)
+    return _chat_model(
+        settings.CHAT_MODEL, settings.OPENAI_BASE_URL, settings.OPENAI_API_KEY, settings.CHAT_TIMEOUT,
+        settings.CHAT_MAX_RETRIES,
+    )  # fmt: skip
+
+
+@cache
+def _chat_model(model: str, base_url, api_key: str, timeout: float, retries: int) -> OpenAIChat:
+    # One client per configuration: it keeps its HTTP connections open between questions.
+    return OpenAIChat(model)

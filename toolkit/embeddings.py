@@ -135,8 +135,17 @@ def get_embedder() -> Embedder | None:
     if backend == "none":
         return None
     if backend == "openai":
-        return OpenAIEmbedder(settings.EMBEDDING_MODEL, settings.EMBEDDING_DIMENSIONS)
+        return _openai_embedder(
+            settings.EMBEDDING_MODEL, settings.EMBEDDING_DIMENSIONS, settings.OPENAI_BASE_URL,
+            settings.OPENAI_API_KEY, settings.EMBEDDING_TIMEOUT, settings.EMBEDDING_MAX_RETRIES,
+        )  # fmt: skip
     return LocalEmbedder(settings.EMBEDDING_MODEL, settings.EMBEDDING_DIMENSIONS, local_model_path())
+
+
+@cache
+def _openai_embedder(model: str, dimensions: int, base_url, api_key, timeout, retries) -> OpenAIEmbedder:
+    # One client per configuration (the arguments are the cache key): connections are reused.
+    return OpenAIEmbedder(model, dimensions)
 
 
 def batches(texts: list[str], max_items: int, max_tokens: int) -> Iterator[list[int]]:

@@ -33,7 +33,7 @@ HISTORY_TURNS = 3
 
 @dataclass
 class Event:
-    name: str  # start | token | final
+    name: str  # start | token (many) | citations (the checked answer) | final (everything, ids)
     data: dict
 
 
@@ -126,7 +126,9 @@ def ask(user, question: str, top_k: int, conversation: Conversation | None = Non
         message.save()
         Conversation.objects.filter(pk=conversation.pk).update(updated_at=timezone.now())
 
-    yield Event("final", final_payload(message, sources))
+    payload = final_payload(message, sources)
+    yield Event("citations", {key: payload[key] for key in ("answer", "citations", "answered")})
+    yield Event("final", payload)
 
 
 def final_payload(message: Message, sources) -> dict:

@@ -75,10 +75,11 @@ def test_answer_from_the_language_model_streams_tokens_then_checked_citations(ow
     assert response["Content-Type"] == "text/event-stream"
     events = read_events(response)
     names = [name for name, _ in events]
-    assert names[0] == "start" and names[-1] == "final" and names.count("token") > 3
+    assert names[0] == "start" and names[-2:] == ["citations", "final"] and names.count("token") > 3
     streamed = "".join(data["text"] for name, data in events if name == "token")
     assert streamed == "Every quarter, by the treasurer [1]. Also see [9]."
-    final = events[-1][1]
+    checked, final = events[-2][1], events[-1][1]
+    assert checked == {key: final[key] for key in ("answer", "citations", "answered")}
     assert final["answer"] == "Every quarter, by the treasurer [1]. Also see."
     assert [c["n"] for c in final["citations"]] == [1]
     message = Message.objects.get(pk=final["message_id"])

@@ -8,9 +8,9 @@ the first --articles become one toolkit (one .docx per article: title as heading
 text, ingested through the real pipeline); questions about them should be answered, questions
 about the other articles should be refused. A passage "hits" when it contains a reference
 answer. A plain BM25 over the same chunks (no stemming, Python) is the keyword baseline.
-Everything runs on a throwaway embedded PostgreSQL; --embeddings adds vectors from the local
-OpenAI-compatible test server (deterministic word vectors, so only a smoke test of the
-hybrid path, not a measure of semantic quality).
+Everything runs on a throwaway embedded PostgreSQL. --embeddings local adds real vectors
+(all-MiniLM-L6-v2 on the CPU); --embeddings fake uses the test server's word vectors, a smoke
+test of the hybrid path rather than a measure of quality.
 """
 
 import argparse
@@ -80,7 +80,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--articles", type=int, default=12)
     parser.add_argument("--questions", type=int, default=300)
-    parser.add_argument("--embeddings", action="store_true")
+    parser.add_argument(
+        "--embeddings",
+        choices=["none", "fake", "local"],
+        default="none",
+        help="fake: the test server's word vectors (a smoke test); "
+        "local: all-MiniLM-L6-v2 (make install-local)",
+    )
     args = parser.parse_args()
     if not SQUAD.exists():
         sys.exit(f"needs {SQUAD} (the shared evaluation data)")
@@ -121,7 +127,9 @@ def run(args, tmp: str) -> None:
     fake = FakeOpenAI(dimensions=settings.EMBEDDING_DIMENSIONS).start()
     settings.OPENAI_BASE_URL, settings.OPENAI_API_KEY = fake.base_url, "bench"
     settings.EMBEDDING_MODEL, settings.CHAT_MODEL = "bench-embedding", "bench-chat"
-    settings.EMBEDDING_BACKEND = "openai" if args.embeddings else "none"
+    settings.EMBEDDING_BACKEND = {"none": "none", "fake": "openai", "local": "local"}[args.embeddings]
+    if args.embeddings == "local":
+        settings.EMBEDDING_MODEL = "all-MiniLM-L6-v2"
     settings.CHAT_BACKEND = "none"
 
     data = json.loads(SQUAD.read_text())["data"]
@@ -152,12 +160,13 @@ def run(args, tmp: str) -> None:
     bm25 = PlainBM25([c.text for c in chunks])
     ours = {"hit@1": 0, "hit@5": 0, "mrr": 0.0}
     base = {"hit@1": 0, "hit@5": 0, "mrr": 0.0}
-    latencies, coverage_in = [], []
+    latencies, coverage_in, similarity_in = [], [], []
     for question, answers in answerable:
         t = time.perf_counter()
         result = retrieve(question, top_k=5)
         latencies.append((time.perf_counter() - t) * 1000)
         coverage_in.append(max((c.keyword_coverage or 0) for c in result.chunks) if result.chunks else 0)
+        similarity_in.append(max((c.vector_similarity or 0) for c in result.chunks) if result.chunks else 0)
         _score(ours, [c.text for c in result.chunks], answers)
         _score(base, [chunks[i].text for i in bm25.search(question, 5)], answers)
     n = len(answerable)
@@ -169,10 +178,11 @@ def run(args, tmp: str) -> None:
           f"p95 {percentile(latencies, 95):.1f} ms")  # fmt: skip
 
     # --- refusal calibration ---------------------------------------------------------------------
-    coverage_out = []
+    coverage_out, similarity_out = [], []
     for question in unanswerable:
         result = retrieve(question, top_k=5)
         coverage_out.append(max((c.keyword_coverage or 0) for c in result.chunks) if result.chunks else 0)
+        similarity_out.append(max((c.vector_similarity or 0) for c in result.chunks) if result.chunks else 0)
     print(
         "keyword coverage threshold: share answered (in-toolkit questions) / share answered (other articles)"
     )
@@ -181,6 +191,15 @@ def run(args, tmp: str) -> None:
         answered_out = sum(c >= threshold for c in coverage_out) / len(coverage_out)
         marker = "  <- RAG_MIN_KEYWORD_COVERAGE" if threshold == settings.RAG_MIN_KEYWORD_COVERAGE else ""
         print(f"  {threshold:.2f}: {answered_in:.3f} / {answered_out:.3f}{marker}")
+    if settings.EMBEDDING_BACKEND != "none":
+        print("vector similarity threshold: share answered (in-toolkit) / share answered (other articles)")
+        for threshold in (0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7):
+            answered_in = sum(s >= threshold for s in similarity_in) / len(similarity_in)
+            answered_out = sum(s >= threshold for s in similarity_out) / len(similarity_out)
+            marker = (
+                "  <- RAG_MIN_VECTOR_SIMILARITY" if threshold == settings.RAG_MIN_VECTOR_SIMILARITY else ""
+            )
+            print(f"  {threshold:.2f}: {answered_in:.3f} / {answered_out:.3f}{marker}")
     refused = sum(not is_relevant(retrieve(q, 5)) for q in unanswerable[:100])
     print(f"with the current settings, {refused}/100 questions about other articles are refused")
 

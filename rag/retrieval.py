@@ -6,7 +6,8 @@ word in one passage), matching chunks are found through the GIN index, and score
 stored per version) instead of ts_rank, which has no notion of how rare a word is.
 Vector side: cosine distance on the HNSW index for the configured dimension, with ef_search
 set per query and iterative index scans so that the version filter does not starve results.
-The two rankings are fused with Reciprocal Rank Fusion, all in one SQL statement.
+The two rankings are fused with Reciprocal Rank Fusion (the vector side weighted by
+RAG_VECTOR_WEIGHT), all in one SQL statement.
 """
 
 import logging
@@ -110,7 +111,7 @@ vector AS (
 
 FINAL_SELECT = """
 fused AS (
-    SELECT id, sum(1.0 / ({rrf_k} + rank)) AS rrf FROM ({ranked}) r GROUP BY id
+    SELECT id, sum(weight / ({rrf_k} + rank)) AS rrf FROM ({ranked}) r GROUP BY id
 )
 SELECT c.id, c.document_id, c.ordinal, t.name, d.version_tag, c.heading, c.heading_path, c.text, f.rrf,
        k.rank, k.score, k.matched / nullif((SELECT sum(w) FROM idf), 0), {vector_columns}
@@ -152,11 +153,11 @@ def retrieve(query: str, top_k: int = 5, document_ids: list[int] | None = None) 
     pool = max(top_k * 4, 40)
     dims = int(settings.EMBEDDING_DIMENSIONS)
     ctes = [f"scope AS ({SCOPE_CHOSEN if document_ids is not None else SCOPE_ACTIVE})", KEYWORD_CTES]
-    ranked = "SELECT id, rank FROM keyword"
+    ranked = "SELECT id, 1.0 AS weight, rank FROM keyword"
     vector_columns, vector_join = "NULL::bigint, NULL::float", ""
     if vector is not None:
         ctes.append(VECTOR_CTE.format(dims=dims))
-        ranked += " UNION ALL SELECT id, rank FROM vector"
+        ranked += " UNION ALL SELECT id, %(vector_weight)s AS weight, rank FROM vector"
         vector_columns, vector_join = "v.rank, v.similarity", "LEFT JOIN vector v ON v.id = c.id"
     sql = (
         "WITH "
@@ -174,6 +175,7 @@ def retrieve(query: str, top_k: int = 5, document_ids: list[int] | None = None) 
         "b": BM25_B,
         "pool": pool,
         "top_k": top_k,
+        "vector_weight": settings.RAG_VECTOR_WEIGHT,
         "vector": str(vector) if vector is not None else None,
     }
     with transaction.atomic(), connection.cursor() as cursor:

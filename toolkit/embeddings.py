@@ -101,7 +101,9 @@ class LocalEmbedder:
         return _load_sentence_transformer(self.path)
 
     def embed_batch(self, texts: list[str]) -> list[list[float]]:
-        vectors = self.encoder.encode(texts, normalize_embeddings=True, convert_to_numpy=True)
+        vectors = self.encoder.encode(
+            texts, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+        )
         return [vector.tolist() for vector in vectors]
 
 

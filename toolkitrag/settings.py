@@ -91,6 +91,7 @@ INSTALLED_APPS = [
     "django_ratelimit",
     "django_tasks",
     "django_tasks_db",
+    "toolkitrag",  # the project's own commands: backup, restore
     "accounts",
     "toolkit",
     "rag",
@@ -271,6 +272,12 @@ TASKS = {
         else "django_tasks.backends.immediate.ImmediateBackend"
     }
 }
+
+# --- Backups ------------------------------------------------------------------------------
+BACKUP_DIR = env.str("BACKUP_DIR", default=str(BASE_DIR / "var" / "backups"))
+BACKUP_RETENTION_DAYS = env.int("BACKUP_RETENTION_DAYS", default=14)
+BACKUP_POST_HOOK = env.str("BACKUP_POST_HOOK", default="")  # e.g. "rclone copy --config /etc/rclone.conf"
+PG_BIN_DIR = env.str("PG_BIN_DIR", default="")  # where pg_dump/pg_restore live, if not on PATH
 
 # --- Internationalisation ----------------------------------------------------------------
 LANGUAGE_CODE = "en-gb"

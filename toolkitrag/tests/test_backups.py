@@ -28,9 +28,8 @@ def table_fingerprints() -> dict[str, tuple[int, str]]:
         tables = [name for (name,) in cursor.fetchall()]
         fingerprints = {}
         for table in tables:
-            cursor.execute(
-                f"SELECT count(*), md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) FROM \"{table}\" t"
-            )  # noqa: S608
+            checksum = "md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), ''))"
+            cursor.execute(f'SELECT count(*), {checksum} FROM "{table}" t')  # noqa: S608 - names from pg_tables
             fingerprints[table] = cursor.fetchone()
     return fingerprints
 
@@ -87,10 +86,12 @@ def test_restore_refuses_damaged_truncated_or_foreign_backups_and_changes_nothin
         data[len(data) // 2] ^= 0xFF
         path.write_bytes(bytes(data))
 
+    def truncate(path: Path) -> None:
+        path.write_bytes(path.read_bytes()[:100])
+
     cases = {
         broken("corrupt", lambda p: flip_byte(p / "database.dump")): "database.dump is corrupt",
-        broken("truncated", lambda p: (p / "media.tar.gz").write_bytes((p / "media.tar.gz").read_bytes()[:100])):
-            "media.tar.gz is truncated",
+        broken("truncated", lambda p: truncate(p / "media.tar.gz")): "media.tar.gz is truncated",
         broken("foreign", lambda p: (p / "manifest.json").write_text('{"app": "something-else"}')):
             "does not describe a ToolkitRAG backup",
         broken("no-manifest", lambda p: (p / "manifest.json").unlink()): "it is not a ToolkitRAG backup",

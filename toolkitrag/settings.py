@@ -4,6 +4,7 @@
 when a setting would make the site unsafe (see toolkitrag/environment.py).
 """
 
+import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -19,7 +20,12 @@ from toolkitrag.environment import (
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = StrictEnv()
-StrictEnv.read_env(BASE_DIR / ".env")  # a missing .env is fine; real env vars win
+# Variables from a file: TOOLKITRAG_ENV_FILE (the deploy scripts point it at the systemd
+# EnvironmentFile) or .env in the project; a missing .env is fine, real env vars win.
+_env_file = os.environ.get("TOOLKITRAG_ENV_FILE")
+if _env_file and not Path(_env_file).is_file():
+    raise ImproperlyConfigured(f"TOOLKITRAG_ENV_FILE={_env_file} does not exist or is not readable")
+StrictEnv.read_env(_env_file or BASE_DIR / ".env")
 
 ENV = env.str("ENV", default="dev")
 if ENV not in ("dev", "prod"):

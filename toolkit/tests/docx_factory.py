@@ -8,7 +8,7 @@ import docx
 from docx.enum.style import WD_STYLE_TYPE
 
 
-def make_docx(spec: list[tuple], path: Path | None = None, title: str = "") -> bytes:
+def make_docx(spec: list[tuple], path: Path | None = None, title: str = "", table_style: str = "") -> bytes:
     """spec items: ("h1".."h9", text) | ("p", text) | ("bullet", text) | ("number", text)
     | ("table", [[header...], [row...], ...]) | ("outline", level, text) for a custom heading style."""
     document = docx.Document()
@@ -27,6 +27,8 @@ def make_docx(spec: list[tuple], path: Path | None = None, title: str = "") -> b
         elif kind == "table":
             rows = item[1]
             table = document.add_table(rows=len(rows), cols=len(rows[0]))
+            if table_style:
+                table.style = table_style
             for r, row in enumerate(rows):
                 for c, value in enumerate(row):
                     table.cell(r, c).text = value

@@ -5,7 +5,6 @@ from django.contrib.auth import views as auth_views
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
 
 from accounts.forms import RegistrationForm
@@ -15,7 +14,6 @@ auth_rate_limit = rate_limit("auth", per_minute("RATE_LIMIT_AUTH_REQUESTS"))
 
 
 @sensitive_post_parameters("password1", "password2")
-@csrf_protect
 @auth_rate_limit
 def register(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:

@@ -38,7 +38,7 @@ class DocumentAdmin(admin.ModelAdmin):
         "title",
         "status_badge",
         "progress",
-        "chunk_count",
+        "chunks",
         "is_active",
         "short_error",
         "created_at",
@@ -64,7 +64,7 @@ class DocumentAdmin(admin.ModelAdmin):
     ]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("toolkit").annotate(chunk_total=Count("chunks"))
+        return super().get_queryset(request).select_related("toolkit")
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         if obj is None:
@@ -145,9 +145,9 @@ class DocumentAdmin(admin.ModelAdmin):
             document.error[:140] + ("…" if len(document.error) > 140 else ""),
         )
 
-    @admin.display(description="chunks", ordering="chunk_total")
-    def chunk_count(self, document: Document) -> int:
-        return document.chunk_total
+    @admin.display(description="chunks", ordering="chunk_count")
+    def chunks(self, document: Document) -> int:
+        return document.chunk_count  # stored when the version is indexed (also BM25's statistic)
 
     @admin.display(description="embeddings")
     def embedding_summary(self, document: Document) -> str:
@@ -185,7 +185,7 @@ class DocumentAdmin(admin.ModelAdmin):
                 for o, heading, tokens, text in chunks
             ),
         )
-        more = document.chunk_total - CHUNKS_SHOWN if hasattr(document, "chunk_total") else 0
+        more = document.chunk_count - CHUNKS_SHOWN
         note = format_html("<p>… and {} more.</p>", more) if more > 0 else ""
         return format_html(
             "<table><thead><tr><th>#</th><th>heading path</th><th>tokens</th><th>text</th></tr></thead>"

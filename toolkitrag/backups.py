@@ -221,9 +221,9 @@ def verify_backup(path: Path) -> Backup:
     return Backup(path, manifest)
 
 
-def restore_backup(path: Path) -> Backup:
-    """Replace the database and MEDIA_ROOT with the backup's (after verify_backup succeeded)."""
-    backup = verify_backup(path)
+def restore_backup(backup: Backup) -> None:
+    """Replace the database and MEDIA_ROOT with those of a backup that verify_backup returned."""
+    path = backup.path
     args, env = _connection_env()
     connections.close_all()
     options = [
@@ -252,4 +252,3 @@ def restore_backup(path: Path) -> Backup:
         shutil.rmtree(previous, ignore_errors=True)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return backup

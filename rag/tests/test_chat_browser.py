@@ -1,63 +1,12 @@
 """The chat in a real browser: Debian's Chromium driven by Playwright against a live server."""
 
-import os
-import shutil
-
 import pytest
-from django.db import connections
 
 from rag.models import Feedback, Message
 from rag.tests.conftest import TOOLKIT, ingest_toolkit
+from toolkitrag.testing.browser import log_in, needs_chromium
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-pytestmark = [
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="needs Chromium (apt-get install chromium)"),
-]
-# Playwright's sync API runs an event loop in this thread; the test's own ORM calls are still
-# plain synchronous ones.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
-
-@pytest.fixture
-def page(live_server):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"],
-        )  # fmt: skip
-        context = browser.new_context(base_url=live_server.url, viewport={"width": 1200, "height": 900})
-        context.grant_permissions(["clipboard-read", "clipboard-write"])
-        page = context.new_page()
-        page.dialogs = []  # every alert/prompt/confirm that opened
-        page.dialog_answers = []  # what to answer the next prompts/confirms with; none: dismiss
-
-        def on_dialog(dialog) -> None:
-            page.dialogs.append(dialog.message)
-            if page.dialog_answers:
-                dialog.accept(page.dialog_answers.pop(0))
-            else:
-                dialog.dismiss()
-
-        page.on("dialog", on_dialog)
-        page.console_errors = []
-        page.on("console", lambda msg: page.console_errors.append(msg.text) if msg.type == "error" else None)
-        yield page
-        browser.close()
-        # While Playwright's loop runs, the test's ORM calls get their own connection (Django's
-        # connections are per context); close it here, or the test database cannot be dropped.
-        connections.close_all()
-
-
-def log_in(page, user):
-    page.goto("/auth/login")
-    page.fill("#id_username", user.username)
-    page.fill("#id_password", "correct-horse-battery-staple")
-    page.click("button[type=submit]")
-    page.wait_for_url("**/")
+pytestmark = [pytest.mark.django_db(transaction=True), needs_chromium]
 
 
 def test_ask_stream_cite_open_source_give_feedback_and_follow_up(page, owner, fake_openai):

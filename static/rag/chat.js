@@ -69,9 +69,14 @@
     return ol;
   }
 
-  function tools() {
+  function tools(data) {
     var box = el("div", "answer-tools");
     box.appendChild(el("button", "tool copy-answer", "Copy answer"));
+    if (data.answered && data.message_id) {
+      var add = el("a", "tool add-to-plan", "Add to plan");
+      add.href = "/strategies/add-answer/" + encodeURIComponent(data.message_id);
+      box.appendChild(add);
+    }
     var feedback = el("span", "feedback");
     [["up", "Helpful"], ["down", "Not helpful"]].forEach(function (spec) {
       var b = el("button", "tool rate", spec[1]);
@@ -121,7 +126,7 @@
       }
     }
     if (data.citations && data.citations.length) answer.appendChild(sourceList(data.citations, "Sources"));
-    answer.appendChild(tools());
+    answer.appendChild(tools(data));
   }
 
   function fail(article, message) {

@@ -1,0 +1,186 @@
+"""A plan as a Word document or Markdown: items grouped by type, then the toolkit sections they cite.
+
+Citation numbers are made plan-wide here: each distinct cited section gets one number in the Sources
+list, and the [n] markers in item texts are rewritten to match it.
+"""
+
+import io
+import re
+from dataclasses import dataclass, field
+
+import docx
+from django.utils.text import slugify
+
+from strategies.citations import CitationState, citation_states
+from strategies.models import ItemCitation, PlanItem, StrategyPlan
+
+GROUPS = [
+    (PlanItem.Kind.GOAL, "Goals"),
+    (PlanItem.Kind.ACTION, "Actions"),
+    (PlanItem.Kind.NOTE, "Notes"),
+]
+# Characters XML 1.0 forbids: python-docx refuses them, and they have no place in a document anyway.
+XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+MARKERS = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
+
+
+def clean(text: str) -> str:
+    return XML_INVALID.sub("", text or "")
+
+
+@dataclass
+class Source:
+    number: int
+    citation: ItemCitation
+    state: CitationState
+
+    @property
+    def heading(self) -> str:
+        return " › ".join(self.citation.heading_path) or "Start of document"
+
+
+@dataclass
+class ExportItem:
+    item: PlanItem
+    text: str  # with plan-wide citation numbers
+    source_numbers: list[int] = field(default_factory=list)
+
+
+@dataclass
+class PlanExport:
+    plan: StrategyPlan
+    groups: list[tuple[str, list[ExportItem]]]
+    sources: list[Source]
+
+
+def prepare(plan: StrategyPlan) -> PlanExport:
+    items = list(plan.items.prefetch_related("citations"))
+    citations = [c for item in items for c in item.citations.all()]
+    states = citation_states(citations)
+    sources: dict[tuple, Source] = {}
+    exported = []
+    for item in items:
+        numbers = {}
+        for citation in item.citations.all():
+            key = (
+                citation.toolkit_name,
+                citation.version_tag,
+                tuple(citation.heading_path),
+                citation.snippet,
+            )
+            if key not in sources:
+                sources[key] = Source(len(sources) + 1, citation, states[citation.pk])
+            numbers[citation.n] = sources[key].number
+
+        def renumber(match: re.Match, numbers: dict = numbers) -> str:
+            found = [int(n) for n in re.split(r"\s*,\s*", match.group(1))]
+            if not all(n in numbers for n in found):
+                return match.group(0)
+            return "".join(f"[{numbers[n]}]" for n in found)
+
+        text = MARKERS.sub(renumber, clean(item.text))
+        exported.append(ExportItem(item, text, sorted(set(numbers.values()))))
+    groups = [(label, [e for e in exported if e.item.kind == kind]) for kind, label in GROUPS]
+    return PlanExport(
+        plan, [(label, entries) for label, entries in groups if entries], list(sources.values())
+    )
+
+
+def filename(plan: StrategyPlan, extension: str) -> str:
+    """ASCII letters, digits and dashes only: safe in every browser, file system and header."""
+    stem = slugify(plan.title)[:60].strip("-") or "strategy-plan"
+    return f"{stem}-{plan.updated_at:%Y-%m-%d}.{extension}"
+
+
+def _meta_line(plan: StrategyPlan) -> str:
+    return f"Status: {plan.get_status_display()} · Updated {plan.updated_at:%d %B %Y}"
+
+
+def _action_details(item: PlanItem) -> list[str]:
+    details = [f"Status: {item.get_status_display()}"]
+    if item.owner_name:
+        details.insert(0, f"Owner: {clean(item.owner_name)}")
+    if item.due_date:
+        details.insert(len(details) - 1, f"Due: {item.due_date:%Y-%m-%d}")
+    return details
+
+
+def _source_line(source: Source) -> str:
+    c = source.citation
+    return f"{clean(c.toolkit_name)}, version {clean(c.version_tag)} — {clean(source.heading)}"
+
+
+def to_docx(plan: StrategyPlan) -> bytes:
+    export = prepare(plan)
+    document = docx.Document()
+    document.core_properties.title = clean(plan.title)
+    document.add_heading(clean(plan.title), level=0)
+    document.add_paragraph(_meta_line(plan)).runs[0].italic = True
+    for paragraph in clean(plan.summary).split("\n\n"):
+        if paragraph.strip():
+            document.add_paragraph(paragraph.strip())
+    for label, entries in export.groups:
+        document.add_heading(label, level=1)
+        if label == "Actions":
+            table = document.add_table(rows=1, cols=4)
+            table.style = "Table Grid"
+            for cell, title in zip(table.rows[0].cells, ("Action", "Owner", "Due", "Status"), strict=True):
+                cell.text = title
+                cell.paragraphs[0].runs[0].bold = True
+            for entry in entries:
+                item = entry.item
+                row = table.add_row().cells
+                row[0].text = entry.text
+                row[1].text = clean(item.owner_name)
+                row[2].text = f"{item.due_date:%Y-%m-%d}" if item.due_date else ""
+                row[3].text = item.get_status_display()
+            continue
+        style = "List Number" if label == "Goals" else None
+        for entry in entries:
+            document.add_paragraph(entry.text, style=style)
+    if export.sources:
+        document.add_heading("Sources", level=1)
+        for source in export.sources:
+            paragraph = document.add_paragraph()
+            paragraph.add_run(f"[{source.number}] ").bold = True
+            paragraph.add_run(_source_line(source))
+            if source.citation.snippet:
+                paragraph.add_run(f"\n“{clean(source.citation.snippet)}”").italic = True
+            if source.state.needs_attention:
+                paragraph.add_run(f"\n{source.state.message}").bold = True
+    buffer = io.BytesIO()
+    document.save(buffer)
+    return buffer.getvalue()
+
+
+def _indent(text: str) -> str:
+    return text.replace("\n", "\n   ")
+
+
+def to_markdown(plan: StrategyPlan) -> str:
+    export = prepare(plan)
+    lines = [f"# {clean(plan.title)}", "", f"*{_meta_line(plan)}*", ""]
+    if plan.summary.strip():
+        lines += [clean(plan.summary).strip(), ""]
+    for label, entries in export.groups:
+        lines += [f"## {label}", ""]
+        for number, entry in enumerate(entries, start=1):
+            if label == "Goals":
+                lines.append(f"{number}. {_indent(entry.text)}")
+            elif label == "Actions":
+                box = "x" if entry.item.status == PlanItem.Status.DONE else " "
+                lines.append(f"- [{box}] {_indent(entry.text)}")
+                lines.append(f"   *{' · '.join(_action_details(entry.item))}*")
+            else:
+                lines += [entry.text, ""]
+        lines.append("")
+    if export.sources:
+        lines += ["## Sources", ""]
+        for source in export.sources:
+            lines.append(f"{source.number}. {_source_line(source)}")
+            if source.citation.snippet:
+                lines.append(f"   > {' '.join(clean(source.citation.snippet).split())}")
+            if source.state.needs_attention:
+                lines.append(f"   **{source.state.message}**")
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"

@@ -1,0 +1,24 @@
+"""Tests in a real browser: Debian's Chromium driven by Playwright (no browser download needed).
+
+The `page` fixture lives in the root conftest.py; this module holds what tests import.
+"""
+
+import os
+import shutil
+
+import pytest
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+needs_chromium = pytest.mark.skipif(
+    not os.path.exists(CHROMIUM), reason="needs Chromium (apt-get install chromium)"
+)
+CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
+
+
+def log_in(page, user):
+    page.goto("/auth/login")
+    page.fill("#id_username", user.username)
+    page.fill("#id_password", "correct-horse-battery-staple")
+    page.click("button[type=submit]")
+    page.wait_for_url("**/")

@@ -187,9 +187,10 @@ def item_move(request: HttpRequest, plan_id: int, item_id: int) -> HttpResponse:
         messages.error(request, "Unknown move.")
         return redirect(plan_url(item.plan, item))
     plans.move_item(item, direction)
-    # Back on the page, the same button of the moved item gets the focus, so keyboard users can go on.
+    # Back on the page, the same button of the moved item gets the focus (and scrolls into view), so
+    # keyboard users can go on. No #fragment: browsers skip autofocus when the URL has one.
     url = reverse("strategy-detail", args=[plan_id])
-    return redirect(f"{url}?moved={item.pk}&direction={direction}#item-{item.pk}")
+    return redirect(f"{url}?moved={item.pk}&direction={direction}")
 
 
 @login_required

@@ -1,8 +1,14 @@
-"""Validation of the JSON API's input: every bad value gets a 400 with a sentence saying why."""
+"""Validation of the JSON API's input (every bad value gets a 400 with a sentence saying why) and the
+analytics filters."""
 
 from dataclasses import dataclass
 
+from django import forms
 from django.conf import settings
+from django.utils import timezone
+
+from rag.analytics import Filters
+from toolkit.models import Document, Toolkit
 
 
 class BadRequest(ValueError):
@@ -67,3 +73,56 @@ def parse_title(body) -> str:
     if not title:
         raise BadRequest("'title' must not be empty.")
     return title[:200]
+
+
+class AnalyticsFilterForm(forms.Form):
+    """Date range (last N days, or from/to), toolkit and version for the analytics pages.
+
+    Invalid input shows its error and the figures fall back to the last 30 days.
+    """
+
+    MAX_DAYS = 400
+    days = forms.TypedChoiceField(
+        choices=[(7, "Last 7 days"), (30, "Last 30 days"), (90, "Last 90 days"), (0, "From … to …")],
+        coerce=int,
+        required=False,
+        initial=30,
+        label="Period",
+    )
+    start = forms.DateField(required=False, label="From", widget=forms.DateInput(attrs={"type": "date"}))
+    end = forms.DateField(required=False, label="To", widget=forms.DateInput(attrs={"type": "date"}))
+    toolkit = forms.ModelChoiceField(
+        Toolkit.objects.order_by("name"), required=False, empty_label="All toolkits"
+    )
+    version = forms.ModelChoiceField(
+        Document.objects.filter(status=Document.Status.READY)
+        .select_related("toolkit")
+        .order_by("toolkit__name", "-created_at"),
+        required=False,
+        empty_label="All versions",
+    )
+
+    def clean(self):
+        data = super().clean()
+        if data.get("days") == 0:
+            start, end = data.get("start"), data.get("end") or timezone.localdate()
+            if start is None:
+                self.add_error("start", "Give the first day of the range.")
+            elif start > end:
+                self.add_error("end", "The range ends before it starts.")
+            elif (end - start).days >= self.MAX_DAYS:
+                self.add_error("start", f"Choose at most {self.MAX_DAYS} days.")
+        return data
+
+    def filters(self) -> Filters:
+        if not self.is_bound or not self.is_valid():
+            return Filters.last_days(30)
+        data = self.cleaned_data
+        toolkit, version = data.get("toolkit"), data.get("version")
+        scope = {
+            "toolkit_id": toolkit.pk if toolkit else None,
+            "document_id": version.pk if version else None,
+        }
+        if data.get("days") == 0:
+            return Filters(start=data["start"], end=data.get("end") or timezone.localdate(), **scope)
+        return Filters.last_days(data.get("days") or 30, **scope)

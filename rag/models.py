@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex
 from django.db import models
 
 
@@ -33,6 +34,8 @@ class Message(models.Model):
     # Citations as shown: [{"n", "chunk_id", "toolkit", "version_tag", "heading_path", "snippet"}]
     citations = models.JSONField(default=list, blank=True)
     cited_chunk_ids = ArrayField(models.BigIntegerField(), default=list, blank=True)
+    # The toolkit versions that were active (searched) when the question was asked: analytics per version.
+    document_ids = ArrayField(models.BigIntegerField(), default=list, blank=True)
     removed_citations = ArrayField(models.IntegerField(), default=list, blank=True)  # invented numbers
     # What retrieval found: [{"chunk_id", "score", "keyword_rank", "vector_rank"}]
     retrieval = models.JSONField(default=list, blank=True)
@@ -50,6 +53,11 @@ class Message(models.Model):
     class Meta:
         db_table = "chat_logs"
         ordering = ["created_at", "pk"]
+        permissions = [("view_analytics", "Can view the analytics pages and export logs")]
+        indexes = [
+            GinIndex(fields=["cited_chunk_ids"], name="chat_logs_cited_gin"),
+            GinIndex(fields=["document_ids"], name="chat_logs_documents_gin"),
+        ]
 
     def __str__(self) -> str:
         return self.query[:80]
@@ -68,9 +76,16 @@ class Feedback(models.Model):
     comment = models.TextField(blank=True, max_length=2000)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Triage: an editor has looked at it (and fixed the toolkit, or decided there is nothing to do).
+    handled_at = models.DateTimeField(null=True, blank=True)
+    handled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         db_table = "feedback"
+        verbose_name_plural = "feedback"
+        indexes = [models.Index(fields=["created_at"], name="feedback_created_idx")]
 
     def __str__(self) -> str:
         return f"{self.get_rating_display()} on message {self.message_id}"

@@ -23,7 +23,7 @@ from rag.answering import (
 )
 from rag.models import Conversation, Message
 from rag.providers import ChatError, StreamEnd, get_chat_model
-from rag.retrieval import retrieve
+from rag.retrieval import active_version_ids, retrieve
 from rag.rewriting import rewrite_question
 
 logger = logging.getLogger(__name__)
@@ -50,7 +50,9 @@ def ask(user, question: str, top_k: int, conversation: Conversation | None = Non
         .order_by("-created_at")
         .values_list("query", "answer")[:HISTORY_TURNS]
     )[::-1]
-    message = Message.objects.create(conversation=conversation, user=user, query=question, top_k=top_k)
+    message = Message.objects.create(
+        conversation=conversation, user=user, query=question, top_k=top_k, document_ids=active_version_ids()
+    )
     yield Event("start", {"conversation_id": conversation.pk, "message_id": message.pk})
 
     sources = []

@@ -140,6 +140,13 @@ def embed_query(query: str) -> list[float] | None:
     return vector
 
 
+def active_version_ids() -> list[int]:
+    """The versions a question is answered from now (recorded with it for analytics per version)."""
+    with connection.cursor() as cursor:
+        cursor.execute(SCOPE_ACTIVE)
+        return [row[0] for row in cursor.fetchall()]
+
+
 def retrieve(query: str, top_k: int = 5, document_ids: list[int] | None = None) -> Retrieval:
     """The best `top_k` chunks for `query` from active versions (or the versions given)."""
     started = time.perf_counter()

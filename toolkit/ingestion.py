@@ -173,7 +173,11 @@ def activate(document: Document) -> None:
         Document.objects.filter(toolkit=document.toolkit, is_active=True).exclude(pk=document.pk).update(
             is_active=False
         )
-        Document.objects.filter(pk=document.pk).update(is_active=True, activate_when_ready=False)
+        newly = Document.objects.filter(pk=document.pk, is_active=False).update(
+            is_active=True, activate_when_ready=False, activated_at=timezone.now()
+        )
+        if not newly:
+            Document.objects.filter(pk=document.pk).update(activate_when_ready=False)
     document.is_active = True
 
 

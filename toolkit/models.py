@@ -61,6 +61,7 @@ class Document(models.Model):
     progress_total = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)
     is_active = models.BooleanField(default=False)
+    activated_at = models.DateTimeField(null=True, blank=True)  # last made active: analytics before/after
     activate_when_ready = models.BooleanField(default=False)
     # What the last run did: embeddings computed vs reused from the cache, API calls made.
     embedding_model = models.CharField(max_length=200, blank=True)

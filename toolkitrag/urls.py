@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from accounts.views import auth_rate_limit
+from rag.admin import analytics_urls
 from toolkitrag import views
 
 admin.site.site_header = "ToolkitRAG administration"
@@ -17,6 +18,7 @@ urlpatterns = [
     path("", include("strategies.urls")),
     # The admin login gets the same per-IP limit as ours (django-axes guards both already).
     path("admin/login/", auth_rate_limit(admin.site.login)),
+    path("admin/analytics/", include(analytics_urls)),
     path("admin/", admin.site.urls),
 ]
 

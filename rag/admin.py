@@ -194,13 +194,22 @@ def overview(request: HttpRequest) -> HttpResponse:
         "feedback": feedback,
         "feedback_chart": feedback_chart,
         "latency": analytics.latency(filters),
-        "cited_sections": analytics.most_cited_sections(filters),
-        "cited_documents": analytics.most_cited_documents(filters),
-        "never_cited": analytics.never_cited_sections(filters),
+        "citations": analytics.citations(filters),
         "gaps": analytics.content_gaps(filters),
-        "versions": analytics.versions(filters),
     }
     return TemplateResponse(request, "admin/rag/analytics.html", context)
+
+
+@analytics_view
+def versions(request: HttpRequest) -> HttpResponse:
+    """Before and after each new version: a page of its own, as it reads the most rows."""
+    form, filters = _filters(request)
+    context = {
+        **_context(request, "Before and after a new version", form),
+        "filters": filters,
+        "versions": analytics.versions(filters),
+    }
+    return TemplateResponse(request, "admin/rag/analytics_versions.html", context)
 
 
 TRIAGE_STATES = {"open": Q(handled_at__isnull=True), "handled": Q(handled_at__isnull=False), "all": Q()}
@@ -278,6 +287,7 @@ def feedback_csv(request: HttpRequest) -> StreamingHttpResponse:
 analytics_urls = (
     [
         path("", overview, name="overview"),
+        path("versions/", versions, name="versions"),
         path("feedback/", feedback_triage, name="feedback"),
         path("feedback/<int:feedback_id>/handle", feedback_handle, name="feedback-handle"),
         path("messages.csv", messages_csv, name="messages-csv"),

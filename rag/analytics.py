@@ -8,7 +8,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -77,7 +77,9 @@ class Filters:
 
 
 def _rows(sql: str, params: dict) -> list[dict]:
-    with connection.cursor() as cursor:
+    # Percentiles and groupings sort tens of thousands of rows: give them memory, not temp files.
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL work_mem = '32MB'")
         cursor.execute(sql, params)
         names = [column.name for column in cursor.description]
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
@@ -157,54 +159,59 @@ def latency(filters: Filters) -> dict:
     return {name: round(value) if isinstance(value, float) else value for name, value in row.items()}
 
 
-CITED = """
-    chat_logs m CROSS JOIN LATERAL unnest(m.cited_chunk_ids) AS cited(chunk_id)
-    JOIN toolkit_chunks c ON c.id = cited.chunk_id
-    JOIN toolkit_documents d ON d.id = c.document_id
-    JOIN toolkits t ON t.id = d.toolkit_id
-"""
-
-
-def most_cited_sections(filters: Filters, limit: int = 15) -> list[dict]:
-    """Sections (a heading of one version) by the number of answers citing them."""
-    where, params = filters.sql()
-    return _rows(
-        f"""
-        SELECT t.name AS toolkit, d.version_tag, c.heading, min(c.id) AS chunk_id,
-               count(DISTINCT m.id) AS answers
-        FROM {CITED} WHERE {where}
-        GROUP BY d.id, t.name, d.version_tag, c.heading
-        ORDER BY answers DESC, toolkit, c.heading LIMIT {int(limit)}
-        """,
-        params,
-    )
-
-
-def most_cited_documents(filters: Filters, limit: int = 10) -> list[dict]:
-    where, params = filters.sql()
-    return _rows(
-        f"""
-        SELECT t.name AS toolkit, d.version_tag, d.id AS document_id, count(DISTINCT m.id) AS answers
-        FROM {CITED} WHERE {where}
-        GROUP BY d.id, t.name, d.version_tag ORDER BY answers DESC, toolkit LIMIT {int(limit)}
-        """,
-        params,
-    )
-
-
-def never_cited_sections(filters: Filters, limit: int = 100) -> dict:
-    """Sections of the active versions (or of the chosen version) no answer cited in the period.
+def citations(filters: Filters, top: int = 15, uncited: int = 100) -> dict:
+    """Most cited sections and versions, and sections of the active versions (or of the chosen
+    version) never cited. The period's messages are read once, into citations per chunk.
 
     A section counts as cited when an answer cited the same heading of the same toolkit in any
     version, so a new version is not reported as all-uncited the day it goes live.
     """
     where, params = filters.sql()
+    counts = _rows(
+        f"""
+        SELECT cited.chunk_id, count(*) AS citations
+        FROM chat_logs m CROSS JOIN LATERAL unnest(m.cited_chunk_ids) AS cited(chunk_id)
+        WHERE {where} GROUP BY 1
+        """,
+        params,
+    )
+    per_chunk = """
+        per_chunk AS (
+            SELECT * FROM unnest(%(chunk_ids)s::bigint[], %(counts)s::bigint[]) AS p(chunk_id, citations)
+        ),
+        cited AS (
+            SELECT p.citations, c.id, c.heading, c.document_id, d.version_tag, d.toolkit_id, t.name AS toolkit
+            FROM per_chunk p
+            JOIN toolkit_chunks c ON c.id = p.chunk_id
+            JOIN toolkit_documents d ON d.id = c.document_id
+            JOIN toolkits t ON t.id = d.toolkit_id
+        )
+    """
+    arrays = {"chunk_ids": [r["chunk_id"] for r in counts], "counts": [r["citations"] for r in counts]}
+    sections = _rows(
+        f"""
+        WITH {per_chunk}
+        SELECT toolkit, version_tag, heading, min(id) AS chunk_id, sum(citations) AS citations
+        FROM cited GROUP BY document_id, toolkit, version_tag, heading
+        ORDER BY citations DESC, toolkit, heading LIMIT {int(top)}
+        """,
+        arrays,
+    )
+    documents = _rows(
+        f"""
+        WITH {per_chunk}
+        SELECT toolkit, version_tag, document_id, sum(citations) AS citations
+        FROM cited GROUP BY document_id, toolkit, version_tag
+        ORDER BY citations DESC, toolkit LIMIT {int(top)}
+        """,
+        arrays,
+    )
     scope = "d.id = %(document_id)s" if filters.document_id is not None else "d.is_active"
     if filters.toolkit_id is not None:
         scope += " AND d.toolkit_id = %(toolkit_id)s"
-    rows = _rows(
+    never = _rows(
         f"""
-        WITH cited AS (SELECT DISTINCT d.toolkit_id, c.heading FROM {CITED} WHERE {where})
+        WITH {per_chunk}
         SELECT t.name AS toolkit, d.version_tag, c.heading, min(c.id) AS chunk_id, count(*) OVER () AS total
         FROM toolkit_chunks c
         JOIN toolkit_documents d ON d.id = c.document_id
@@ -214,11 +221,15 @@ def never_cited_sections(filters: Filters, limit: int = 100) -> dict:
               SELECT 1 FROM cited WHERE cited.toolkit_id = d.toolkit_id AND cited.heading = c.heading
           )
         GROUP BY d.id, t.name, d.version_tag, c.heading
-        ORDER BY t.name, min(c.ordinal) LIMIT {int(limit)}
+        ORDER BY t.name, min(c.ordinal) LIMIT {int(uncited)}
         """,
-        params,
+        {**params, **arrays},
     )
-    return {"total": rows[0]["total"] if rows else 0, "sections": rows}
+    return {
+        "sections": sections,
+        "documents": documents,
+        "never_cited": {"total": never[0]["total"] if never else 0, "sections": never},
+    }
 
 
 def content_gaps(filters: Filters, limit: int = 30) -> dict:
@@ -258,44 +269,78 @@ def content_gaps(filters: Filters, limit: int = 30) -> dict:
     return {"by_text": by_text, "by_section": by_section}
 
 
-def versions(filters: Filters) -> list[dict]:
-    """Each version that has been active, with its figures and those of the version before it.
+VERSION_WINDOWS = 12  # the most recent activations compared
 
-    A version's figures cover every question asked while it was active (the date range does not
-    apply: it is the version's whole life); the toolkit and version filters do.
+
+def versions(filters: Filters) -> list[dict]:
+    """For each version made active: the same figures for the N days after and the N days before
+    (N = the length of the chosen period; "after" stops when the next version took over, "before"
+    starts no earlier than the previous version did).
+
+    Questions count for a toolkit when one of its versions was searched. The toolkit and version
+    filters apply; the date range gives only N.
     """
-    scope, params = "d.activated_at IS NOT NULL", {}
+    scope, params = "d.activated_at IS NOT NULL", {"days": filters.days, "limit": VERSION_WINDOWS}
     if filters.toolkit_id is not None:
         scope += " AND d.toolkit_id = %(toolkit_id)s"
         params["toolkit_id"] = filters.toolkit_id
+    if filters.document_id is not None:
+        scope += " AND d.id = %(document_id)s"
+        params["document_id"] = filters.document_id
     rows = _rows(
         f"""
-        SELECT d.id, d.toolkit_id, t.name AS toolkit, d.version_tag, d.activated_at, d.is_active,
-               count(m.id) AS questions, count(m.id) FILTER (WHERE m.answered) AS answered,
-               count(DISTINCT m.user_id) AS users,
-               count(fb.id) FILTER (WHERE fb.rating = 1) AS up,
-               count(fb.id) FILTER (WHERE fb.rating = -1) AS down,
-               percentile_cont(0.5) WITHIN GROUP (ORDER BY m.total_ms) AS total_p50,
-               percentile_cont(0.95) WITHIN GROUP (ORDER BY m.total_ms) AS total_p95
-        FROM toolkit_documents d
-        JOIN toolkits t ON t.id = d.toolkit_id
-        LEFT JOIN chat_logs m ON m.document_ids @> ARRAY[d.id]
-        LEFT JOIN feedback fb ON fb.message_id = m.id
-        WHERE {scope}
-        GROUP BY d.id, t.name ORDER BY t.name, d.activated_at
+        WITH activations AS (
+            SELECT d.id, d.toolkit_id, d.version_tag, d.activated_at, d.is_active,
+                   lag(d.activated_at) OVER activations_in_order AS previous_at,
+                   lead(d.activated_at) OVER activations_in_order AS next_at,
+                   ARRAY(SELECT x.id FROM toolkit_documents x WHERE x.toolkit_id = d.toolkit_id)
+                       AS toolkit_versions
+            FROM toolkit_documents d WHERE d.activated_at IS NOT NULL
+            WINDOW activations_in_order AS (PARTITION BY d.toolkit_id ORDER BY d.activated_at)
+        ),
+        windows AS (
+            SELECT a.*, 'before' AS side,
+                   GREATEST(a.activated_at - make_interval(days => %(days)s), a.previous_at) AS starts,
+                   a.activated_at AS ends
+            FROM activations a
+            UNION ALL
+            SELECT a.*, 'after', a.activated_at,
+                   LEAST(a.activated_at + make_interval(days => %(days)s), COALESCE(a.next_at, 'infinity'))
+            FROM activations a
+        ),
+        chosen AS (
+            SELECT w.* FROM windows w JOIN toolkit_documents d ON d.id = w.id WHERE {scope}
+            ORDER BY w.activated_at DESC LIMIT %(limit)s * 2
+        )
+        SELECT w.id, w.side, w.toolkit_id, t.name AS toolkit, w.version_tag, w.activated_at, w.is_active, f.*
+        FROM chosen w
+        JOIN toolkits t ON t.id = w.toolkit_id
+        CROSS JOIN LATERAL (
+            -- Each window reads its own range of the created_at index; the toolkit test is applied to
+            -- those rows (IS TRUE keeps the planner off the GIN index, which would match every row).
+            SELECT count(*) AS questions, count(*) FILTER (WHERE m.answered) AS answered,
+                   count(DISTINCT m.user_id) AS users,
+                   count(fb.id) FILTER (WHERE fb.rating = 1) AS up,
+                   count(fb.id) FILTER (WHERE fb.rating = -1) AS down,
+                   percentile_cont(0.5) WITHIN GROUP (ORDER BY m.total_ms) AS total_p50,
+                   percentile_cont(0.95) WITHIN GROUP (ORDER BY m.total_ms) AS total_p95
+            FROM chat_logs m LEFT JOIN feedback fb ON fb.message_id = m.id
+            WHERE m.created_at >= w.starts AND m.created_at < w.ends
+              AND (m.document_ids && w.toolkit_versions) IS TRUE
+        ) AS f
+        ORDER BY t.name, w.activated_at, w.side DESC
         """,
         params,
     )
-    previous: dict[int, dict] = {}
     for row in rows:
         row["answered_ratio"] = _ratio(row["answered"], row["questions"])
         row["up_ratio"] = _ratio(row["up"], row["up"] + row["down"])
         for name in ("total_p50", "total_p95"):
             row[name] = round(row[name]) if row[name] is not None else None
-        before = row["before"] = previous.get(row["toolkit_id"])
-        row["answered_change"] = _change(row["answered_ratio"], before and before["answered_ratio"])
-        row["up_change"] = _change(row["up_ratio"], before and before["up_ratio"])
-        previous[row["toolkit_id"]] = row
-    if filters.document_id is not None:
-        rows = [row for row in rows if row["id"] == filters.document_id]
-    return rows
+    befores = {row["id"]: row for row in rows if row["side"] == "before"}
+    versions = [row for row in rows if row["side"] == "after"]
+    for row in versions:
+        before = row["before"] = befores[row["id"]]
+        row["answered_change"] = _change(row["answered_ratio"], before["answered_ratio"])
+        row["up_change"] = _change(row["up_ratio"], before["up_ratio"])
+    return versions

@@ -10,7 +10,7 @@ from rag import analytics
 from rag.admin import CappedCountPaginator
 from rag.models import Conversation, Feedback, Message
 from rag.tests.conftest import ingest_toolkit
-from toolkit.models import Chunk
+from toolkit.models import Chunk, Document
 
 pytestmark = pytest.mark.django_db
 
@@ -103,13 +103,14 @@ def test_latency_percentiles_match_postgresql_interpolation(data):
 
 
 def test_most_cited_and_never_cited_sections(data):
-    cited = analytics.most_cited_sections(analytics.Filters.last_days(90))
-    assert [(c["heading"], c["answers"]) for c in cited] == [
+    cited = analytics.citations(analytics.Filters.last_days(90))["sections"]
+    assert [(c["heading"], c["citations"]) for c in cited] == [
         ("1 Planning > 1.1 Budget", 2),
         ("2 Emergencies", 1),
     ]
-    assert analytics.most_cited_documents(LAST_30)[0]["answers"] == 2
-    never = analytics.never_cited_sections(LAST_30)
+    figures = analytics.citations(LAST_30)
+    assert [(d["version_tag"], d["citations"]) for d in figures["documents"]] == [("v1", 2)]
+    never = figures["never_cited"]
     assert never["total"] == 3
     assert [s["heading"] for s in never["sections"]] == [
         "1 Planning",
@@ -129,19 +130,32 @@ def test_content_gaps_group_the_same_question_and_the_nearest_section(data):
     assert sorted(section["examples"]) == ["What about parking?", "what about PARKING??"]
 
 
-def test_versions_compare_before_and_after_a_new_version(data, owner):
+def test_versions_compare_the_days_before_and_after_each_activation(data, owner):
+    now = timezone.now()
+    v1 = data["v1"]
+    Document.objects.filter(pk=v1.pk).update(activated_at=now - dt.timedelta(days=50))
     v2 = ingest_toolkit(version="v2")
-    seed(owner, "Budget?", days_ago=0, answered=True, total=500, rating=Feedback.Rating.UP, versions=[v2])
+    Document.objects.filter(pk=v2.pk).update(activated_at=now - dt.timedelta(days=1, hours=12))
+
     rows = analytics.versions(LAST_30)
-    assert [(r["version_tag"], r["questions"], r["is_active"]) for r in rows] == [
-        ("v1", 5, False),
-        ("v2", 1, True),
-    ]
+    assert [(r["version_tag"], r["is_active"]) for r in rows] == [("v1", False), ("v2", True)]
     v1_row, v2_row = rows
-    assert v1_row["answered_ratio"] == 0.6 and v2_row["answered_ratio"] == 1.0
-    assert v2_row["before"] is v1_row and v2_row["answered_change"] == pytest.approx(40.0)
-    assert v2_row["up_change"] == pytest.approx(50.0)  # 1 of 2 helpful before, 1 of 1 after
-    assert analytics.usage(analytics.Filters.last_days(30, document_id=v2.pk))["questions"] == 1
+    # v1: nothing in the 30 days before; after it, until 30 days later: the question of 40 days ago.
+    assert (v1_row["before"]["questions"], v1_row["questions"], v1_row["answered_ratio"]) == (0, 1, 1.0)
+    # v2 went live 1.5 days ago: before it, the two unanswered parking questions; after, two answered.
+    before = v2_row["before"]
+    assert (before["questions"], before["answered_ratio"], before["users"]) == (2, 0.0, 2)
+    assert (v2_row["questions"], v2_row["answered_ratio"], v2_row["up_ratio"]) == (2, 1.0, 0.5)
+    assert v2_row["answered_change"] == pytest.approx(100.0) and v2_row["up_change"] is None
+    assert (before["total_p50"], v2_row["total_p50"]) == (350, 150)
+
+    # A 7-day window: v1's "after" stops at 43 days ago and no longer includes the 40-day-old question.
+    assert analytics.versions(analytics.Filters.last_days(7))[0]["questions"] == 0
+    only_v2 = analytics.versions(analytics.Filters.last_days(30, document_id=v2.pk))
+    assert [r["version_tag"] for r in only_v2] == ["v2"]
+    # "Before" never reaches back past the previous version's own start.
+    Document.objects.filter(pk=v1.pk).update(activated_at=now - dt.timedelta(days=1, hours=20))
+    assert analytics.versions(LAST_30)[1]["before"]["questions"] == 0  # v1 was live 8 hours, nobody asked
 
 
 def test_toolkit_filter_keeps_only_questions_asked_of_that_toolkit(data, owner):
@@ -202,6 +216,13 @@ def test_the_analytics_page_shows_the_figures_with_server_side_charts(client, an
     assert "what about PARKING??" in page or "What about parking?" in page
     assert "250 ms" in page and "385 ms" in page
     assert "1 Planning &gt; 1.1 Budget" in page
+
+
+def test_the_versions_page_compares_before_and_after(client, analyst, data):
+    ingest_toolkit(version="v2")
+    client.force_login(analyst)
+    page = client.get("/admin/analytics/versions/?days=30").content.decode()
+    assert "Per version: before and after" in page and "v2 (active)" in page and "before: " in page
 
 
 def test_bad_filters_show_an_error_and_fall_back_to_30_days(client, analyst, data):

@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from django.db import connection
 from django.utils import timezone
 
 from rag.answering import (
@@ -41,6 +42,13 @@ def _ms(since: float) -> int:
     return round((time.perf_counter() - since) * 1000)
 
 
+def release_connection() -> None:
+    """Give the database connection back (to the pool) while this thread waits on the model:
+    a streamed answer takes seconds, and the next query simply takes a connection again."""
+    if not connection.in_atomic_block:  # never in the middle of a transaction (nor in tests)
+        connection.close()
+
+
 def ask(user, question: str, top_k: int, conversation: Conversation | None = None) -> Iterator[Event]:
     started = time.perf_counter()
     if conversation is None:
@@ -59,6 +67,8 @@ def ask(user, question: str, top_k: int, conversation: Conversation | None = Non
     parts: list[str] = []
     finished = False
     try:
+        if history:
+            release_connection()  # a follow-up may be rewritten by the model
         message.rewritten_query = rewrite_question(question, history)
         retrieval = retrieve(message.rewritten_query, top_k)
         message.retrieval_ms = retrieval.ms
@@ -90,6 +100,7 @@ def ask(user, question: str, top_k: int, conversation: Conversation | None = Non
             else:
                 message.backend = model.name
                 llm_started = time.perf_counter()
+                release_connection()
                 try:
                     for part in model.stream(chat_messages(message.rewritten_query, sources)):
                         if isinstance(part, StreamEnd):

@@ -53,7 +53,7 @@ class RetrievedChunk:
 @dataclass
 class Retrieval:
     chunks: list[RetrievedChunk]
-    mode: str  # "hybrid" or "keyword"
+    mode: str  # "hybrid", "keyword" or "vector"
     ms: int
     notes: list[str] = field(default_factory=list)  # e.g. why vector search was skipped
 
@@ -147,31 +147,45 @@ def active_version_ids() -> list[int]:
         return [row[0] for row in cursor.fetchall()]
 
 
-def retrieve(query: str, top_k: int = 5, document_ids: list[int] | None = None) -> Retrieval:
-    """The best `top_k` chunks for `query` from active versions (or the versions given)."""
+def retrieve(
+    query: str,
+    top_k: int = 5,
+    document_ids: list[int] | None = None,
+    retrievers: tuple[str, ...] = ("keyword", "vector"),
+) -> Retrieval:
+    """The best `top_k` chunks for `query` from active versions (or the versions given).
+
+    `retrievers` narrows the fusion to one side (the benchmarks compare keyword, vector and hybrid).
+    """
     started = time.perf_counter()
     notes: list[str] = []
     vector = None
     try:
-        vector = embed_query(query)
+        if "vector" in retrievers:
+            vector = embed_query(query)
     except EmbeddingError as error:  # keyword search still answers
         notes.append(f"vector search skipped: {error}")
         logger.warning("vector search skipped: %s", error)
     pool = max(top_k * 4, 40)
     dims = int(settings.EMBEDDING_DIMENSIONS)
     ctes = [f"scope AS ({SCOPE_CHOSEN if document_ids is not None else SCOPE_ACTIVE})", KEYWORD_CTES]
-    ranked = "SELECT id, 1.0 AS weight, rank FROM keyword"
+    ranked_by = []
+    if "keyword" in retrievers or vector is None:
+        ranked_by.append("SELECT id, 1.0 AS weight, rank FROM keyword")
     vector_columns, vector_join = "NULL::bigint, NULL::float", ""
     if vector is not None:
         ctes.append(VECTOR_CTE.format(dims=dims))
-        ranked += " UNION ALL SELECT id, %(vector_weight)s AS weight, rank FROM vector"
+        ranked_by.append("SELECT id, %(vector_weight)s AS weight, rank FROM vector")
         vector_columns, vector_join = "v.rank, v.similarity", "LEFT JOIN vector v ON v.id = c.id"
     sql = (
         "WITH "
         + ",".join(ctes)
         + ","
         + FINAL_SELECT.format(
-            rrf_k=RRF_K, ranked=ranked, vector_columns=vector_columns, vector_join=vector_join
+            rrf_k=RRF_K,
+            ranked=" UNION ALL ".join(ranked_by),
+            vector_columns=vector_columns,
+            vector_join=vector_join,
         )
     )
     params = {
@@ -213,7 +227,13 @@ def retrieve(query: str, top_k: int = 5, document_ids: list[int] | None = None) 
         )  # fmt: skip
         for row in rows
     ]
-    mode = "hybrid" if vector is not None else "keyword"
+    mode = (
+        "hybrid"
+        if vector is not None and len(ranked_by) == 2
+        else "vector"
+        if vector is not None
+        else "keyword"
+    )
     return Retrieval(chunks=chunks, mode=mode, ms=round((time.perf_counter() - started) * 1000), notes=notes)
 
 

@@ -52,10 +52,18 @@ else:
             "PGDATA": env.str("EMBEDDED_PGDATA", default=str(BASE_DIR / "var" / "pgdata")),
         }
     }
+# A small connection pool per process (psycopg_pool): a gthread worker runs many request threads,
+# and a thread streaming an answer gives its connection back while it waits on the model, so a
+# few connections serve them all. DATABASE_POOL_SIZE=0 falls back to one connection per thread.
+DATABASE_POOL_SIZE = env.int("DATABASE_POOL_SIZE", default=8)
 for database in DATABASES.values():
-    database.setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=60))
-    database.setdefault("CONN_HEALTH_CHECKS", True)
     database.setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
+    if DATABASE_POOL_SIZE > 0:
+        database["CONN_MAX_AGE"] = 0  # the pool keeps the connections; Django must not
+        database["OPTIONS"].setdefault("pool", {"min_size": 1, "max_size": DATABASE_POOL_SIZE, "timeout": 10})
+    else:
+        database.setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=60))
+        database.setdefault("CONN_HEALTH_CHECKS", True)
 
 # --- Cache: shared Redis in production (rate limits must hold across workers) -------------
 CACHE_URL = env.str("CACHE_URL", default="")

@@ -4,8 +4,12 @@ No timing is asserted: benchmarks measure, tests check that they still work.
 """
 
 import json
+import re
+import shutil
 import subprocess
 import sys
+
+import pytest
 
 from conftest import REPO_ROOT
 
@@ -29,3 +33,73 @@ def test_analytics_bench_seeds_renders_every_page_and_writes_json(tmp_path):
     figures = json.loads(out.read_text())
     assert figures["messages"] == 300 and len(figures["pages"]) == 8
     assert all(page["bytes"] > 0 for page in figures["pages"].values())
+
+
+SHARED = REPO_ROOT.parent / "shared" / "eval"
+needs_shared = pytest.mark.skipif(
+    not SHARED.exists(),
+    reason="needs ../shared/eval (the evaluation data is not in a user's clone; CI has it)",
+)
+
+
+@needs_shared
+def test_scifact_bench_compares_modes_with_plain_bm25(tmp_path):
+    out = tmp_path / "scifact.json"
+    result = run_bench("scifact.py", "--embeddings", "none", "--limit", "300", "--json", str(out))
+    assert result.returncode == 0, result.stderr[-3000:]
+    figures = json.loads(out.read_text())["figures"]
+    assert set(figures) == {"keyword", "plain BM25 (bm25s)"}
+    assert 0 < figures["keyword"]["ndcg@10"] <= 1 and "published: BM25" in result.stdout
+
+
+@needs_shared
+def test_squad_bench_prints_its_last_line_in_the_agreed_format(tmp_path):
+    out = tmp_path / "squad.json"
+    args = ["--embeddings", "none", "--articles", "1", "--questions", "30", "--json", str(out)]
+    result = run_bench("squad.py", *args)
+    assert result.returncode == 0, result.stderr[-3000:]
+    last = result.stdout.strip().splitlines()[-1]
+    assert re.fullmatch(
+        r"hit@1=[\d.]+ mrr@10=[\d.]+ bm25_chunks_hit@1=[\d.]+ bm25_paragraphs_hit@1=[\d.]+", last
+    )
+    assert json.loads(out.read_text())["questions"] == 30
+
+
+@needs_shared
+def test_answer_bench_runs(tmp_path):
+    result = run_bench("answer.py", "--articles", "2", "--questions", "10")
+    assert result.returncode == 0, result.stderr[-3000:]
+
+
+def test_ingest_bench_runs():
+    result = run_bench("ingest.py", "--pages", "5", "--bomb-mb", "2")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "parse + chunk:" in result.stdout and "zip bomb (2 MB):" in result.stdout
+
+
+def test_latency_bench_measures_hnsw_against_exact(tmp_path):
+    out = tmp_path / "latency.json"
+    result = run_bench("latency.py", "--sizes", "300", "--queries", "5", "--dims", "16", "--json", str(out))
+    assert result.returncode == 0, result.stderr[-3000:]
+    (size,) = json.loads(out.read_text())["sizes"]
+    assert size["chunks"] == 300 and 0 <= size["hnsw_recall@10"] <= 1
+    assert size["hybrid"]["p95_ms"] > 0 and size["vector top-10, exact"]["p50_ms"] > 0
+
+
+def test_concurrency_bench_streams_through_gunicorn(tmp_path):
+    out = tmp_path / "concurrency.json"
+    args = ["--levels", "2", "--seconds", "3", "--answer-seconds", "0.2", "--chunks", "0", "--json", str(out)]
+    result = run_bench("concurrency.py", *args)
+    assert result.returncode == 0, result.stderr[-3000:]
+    figures = json.loads(out.read_text())
+    (level,) = figures["levels"]
+    assert level["answers"] > 0 and level["errors"] == 0, level
+    assert figures["memory"]["stack_pss_total_mb"] > 0
+
+
+@pytest.mark.skipif(not shutil.which("wrk"), reason="needs wrk (apt-get install wrk)")
+def test_health_bench_compares_with_a_bare_django(tmp_path):
+    out = tmp_path / "health.json"
+    result = run_bench("health.py", "--seconds", "1", "--json", str(out))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads(out.read_text())["ratio"] > 0

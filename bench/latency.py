@@ -36,11 +36,11 @@ SELECT %(document)s, i, ARRAY[h], h, t, 60, i, i, md5(i::text), v
 FROM generate_series(%(first)s, %(last)s) AS i
 CROSS JOIN LATERAL (
     SELECT (SELECT string_agg('w' || floor(power(random(), 3) * %(vocabulary)s)::int, ' ')
-            FROM generate_series(1, 3) WHERE i > 0) AS h,
+            FROM generate_series(1, 3) WHERE i >= 0) AS h,
            (SELECT string_agg('w' || floor(power(random(), 3) * %(vocabulary)s)::int, ' ')
-            FROM generate_series(1, 60) WHERE i > 0) AS t,
+            FROM generate_series(1, 60) WHERE i >= 0) AS t,
            (SELECT l2_normalize(array_agg(random() - 0.5)::vector)
-            FROM generate_series(1, %(dims)s) WHERE i > 0) AS v
+            FROM generate_series(1, %(dims)s) WHERE i >= 0) AS v
 ) AS generated
 """
 

@@ -63,6 +63,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=SQUAD)
     parser.add_argument("--embeddings", choices=["none", "local"], default="local")
+    parser.add_argument("--vector-weight", type=float, help="override RAG_VECTOR_WEIGHT")
     parser.add_argument("--articles", type=int, help="only the first N articles (smoke test)")
     parser.add_argument("--questions", type=int, help="only the first N questions")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
@@ -85,6 +86,8 @@ def run(args) -> None:
     settings.EMBEDDING_BACKEND = args.embeddings
     if args.embeddings == "local":
         settings.EMBEDDING_MODEL = "all-MiniLM-L6-v2"
+    if args.vector_weight is not None:
+        settings.RAG_VECTOR_WEIGHT = args.vector_weight
     articles = json.loads(args.data.read_text())["data"][: args.articles]
     questions = [
         (qa["question"], [a["text"] for a in qa["answers"]])
@@ -125,7 +128,11 @@ def run(args) -> None:
         [[paragraphs[i] for i in ranked] for ranked in hits], golds
     )
 
-    mode = "hybrid, all-MiniLM-L6-v2" if args.embeddings == "local" else "keyword only"
+    mode = (
+        f"hybrid, all-MiniLM-L6-v2, vector weight {settings.RAG_VECTOR_WEIGHT}"
+        if args.embeddings == "local"
+        else "keyword only"
+    )
     print(
         f"\nSQuAD dev (even articles): {len(questions)} questions, {len(articles)} articles; ours: {mode}\n"
     )

@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/health.py [--seconds 15] [--connections 32] [--json bench/results/health.json]
 
-Both apps run under deploy/gunicorn.conf.py (gthread, 2 workers x 16 threads) on a free local
+Both apps run under deploy/gunicorn.conf.py (gthread, 2 workers x 64 threads) on a free local
 port, one after the other, loaded by wrk (Debian's `wrk`) with 2 threads. ToolkitRAG's /health
 goes through its whole middleware stack (request ids, JSON request log at DEBUG for probes,
 security headers, sessions, CSRF, axes). Target: ratio >= 0.8.

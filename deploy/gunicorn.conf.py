@@ -1,10 +1,10 @@
 """gunicorn settings for ToolkitRAG (used by deploy/toolkitrag.service).
 
-Worker class: gthread. A streamed answer holds its connection for the seconds the model takes,
-so sync workers cap concurrent chats at the worker count. Measured with bench/concurrency.py
-(20 simultaneous streamed answers, each ~2 s of model time, 2 cores): see the figures below.
-Each gthread worker serves `threads` requests at once; the database pool stays small because
-Django keeps one connection per thread.
+Worker class: gthread. A streamed answer holds its HTTP connection for the seconds the model
+takes, so sync workers cap concurrent chats at the worker count. Each gthread worker serves
+`threads` requests at once. Database connections come from a small pool per process
+(DATABASE_POOL_SIZE), and a thread waiting on the model gives its connection back, so threads
+are cheap: a thread waiting on a socket costs a little memory and no CPU.
 """
 
 import os
@@ -12,11 +12,11 @@ import os
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 worker_class = "gthread"
 workers = int(os.environ.get("GUNICORN_WORKERS", "2"))  # one per core on the target 2-core VPS
-threads = int(os.environ.get("GUNICORN_THREADS", "16"))  # concurrent requests per worker
-# Measured with bench/concurrency.py: 20 streamed answers opened at once, each ~2 s of model
-# time, gunicorn + PostgreSQL + the fake model all on one 2-core machine:
-#   sync, 2 workers:          20.8 s wall clock, first token p50 9.8 s, worst 18.9 s (chats queue)
-#   gthread, 2 workers x 16:   4.4 s wall clock, first token p50 1.5 s, worst 2.5 s
+threads = int(os.environ.get("GUNICORN_THREADS", "64"))  # concurrent requests per worker
+# Measured with bench/concurrency.py (figures in docs/benchmarks.md): streamed answers of 2 s of
+# model time, gunicorn + PostgreSQL + the fake model + the clients all on one 2-core machine.
+# Earlier, 20 answers opened at once: sync 2 workers 20.8 s wall clock (chats queue), gthread
+# 2 x 16 4.4 s. With 2 x 64 threads, 128 chats stream at once.
 timeout = 120  # gthread: a worker is restarted only if its main loop stalls this long
 graceful_timeout = 30  # on restart/stop, streams in flight get this long to finish
 keepalive = 5

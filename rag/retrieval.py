@@ -26,9 +26,6 @@ RRF_K = 30  # SciFact test: k=30 beat k=60 at every vector weight from 0.3 to 1.
 BM25_K1 = 1.2
 BM25_B = 0.75
 HEADING_BOOST = 2  # extra occurrences counted for a term that appears in the heading path
-# Words of the question found next to each other in a chunk (a phrase) add this share of their
-# weight to its BM25 score: SQuAD-style questions repeat the wording around their answer.
-PROXIMITY_WEIGHT = 0.5
 
 
 @dataclass
@@ -84,26 +81,8 @@ matches AS (
     WHERE c.document_id IN (SELECT id FROM scope)
       AND c.search_vector @@ (SELECT to_tsquery('simple', string_agg(quote_literal(term), ' | ')) FROM terms)
 ),
-query_positions AS (
-    SELECT q.lexeme, p.pos FROM unnest(to_tsvector('english', %(query)s)) AS q, unnest(q.positions) AS p(pos)
-),
-phrases AS (
-    -- consecutive words of the question ("capital of France": capit <2> franc), as many as asked
-    SELECT to_tsquery('simple', format('%%L <%%s> %%L', lexeme, next_pos - pos, next_lexeme)) AS q,
-           (SELECT coalesce(sum(w), 0) FROM idf WHERE idf.term IN (lexeme, next_lexeme)) AS w
-    FROM (
-        SELECT lexeme, pos, lead(lexeme) OVER in_order AS next_lexeme, lead(pos) OVER in_order AS next_pos
-        FROM query_positions WINDOW in_order AS (ORDER BY pos)
-    ) pairs
-    WHERE next_lexeme IS NOT NULL AND next_lexeme <> lexeme
-),
-proximity AS (
-    SELECT m.id, sum(ph.w) AS bonus FROM matches m JOIN phrases ph ON m.search_vector @@ ph.q GROUP BY m.id
-),
 keyword AS (
     SELECT id, score, matched, row_number() OVER (ORDER BY score DESC, id) AS rank FROM (
-      SELECT scored.id, scored.score + %(proximity)s::float * coalesce(px.bonus, 0) AS score, scored.matched
-      FROM (
         SELECT m.id,
                sum(idf.w * lex.tf * %(k1)s::float / (lex.tf + %(k1)s::float * (1 - %(b)s::float
                    + %(b)s::float * length(m.search_vector) / (SELECT avgdl FROM stats)))) AS score,
@@ -116,11 +95,8 @@ keyword AS (
             FROM unnest(m.search_vector)
         ) lex
         JOIN idf ON idf.term = lex.lexeme
-        GROUP BY m.id
+        GROUP BY m.id ORDER BY score DESC, m.id LIMIT %(pool)s
     ) scored
-    LEFT JOIN proximity px ON px.id = scored.id
-    ) boosted
-    ORDER BY rank LIMIT %(pool)s
 )"""
 
 VECTOR_CTE = """
@@ -217,7 +193,6 @@ def retrieve(
         "document_ids": document_ids,
         "k1": BM25_K1,
         "heading_boost": HEADING_BOOST,
-        "proximity": PROXIMITY_WEIGHT,
         "b": BM25_B,
         "pool": pool,
         "top_k": top_k,

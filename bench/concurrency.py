@@ -197,6 +197,7 @@ def main() -> None:
             **os.environ, "DATABASE_URL": database_url, "CHAT_BACKEND": "openai", "OPENAI_BASE_URL": fake.base_url,
             "OPENAI_API_KEY": "bench", "CHAT_MODEL": "bench", "RATE_LIMIT_ENABLED": "false",
             "LOG_LEVEL": "WARNING", "GUNICORN_BIND": f"127.0.0.1:{port}", "EMBEDDING_BACKEND": "none",
+            "TASKS_BACKEND": "database",  # as in production, so that the task worker runs
         }  # fmt: skip
         gunicorn = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "deploy" / "gunicorn.conf.py"), "toolkitrag.wsgi"],

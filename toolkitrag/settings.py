@@ -113,6 +113,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "toolkitrag.health_probe.HealthProbeMiddleware",
     "toolkitrag.request_logging.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "toolkitrag.security_headers.ContentSecurityPolicyMiddleware",

@@ -1,9 +1,9 @@
-"""GET /health answered before the rest of the middleware (sessions, CSRF, axes, headers).
+"""GET /health answered before any other middleware (request log, headers, sessions, CSRF, axes).
 
 Load balancers and systemd probe it every few seconds; it touches nothing, so it skips work that
-cannot matter to it. bench/health.py: with the whole stack /health served 0.44 times the requests
-of a bare Django hello-world; answered here, see docs/benchmarks.md. It still gets a request id
-and a (DEBUG) log line from RequestLogMiddleware, which runs before this one.
+cannot matter to it, the request log included (probes were logged at DEBUG only anyway).
+bench/health.py: through the whole stack /health served 0.44 times the requests of a bare Django
+hello-world under the same gunicorn; answered here, 0.86 (docs/benchmarks.md).
 """
 
 from django.http import HttpRequest, HttpResponse

@@ -65,3 +65,11 @@ def test_ready_answers_503_with_a_reason_when_the_database_is_unreachable(start_
     body = json.loads(error.value.read())
     assert body["status"] == "unavailable"
     assert body["reasons"][0].startswith("database unreachable")
+
+
+def test_health_is_answered_before_the_middleware_stack(client):
+    response = client.get("/health")
+    assert response.json() == {"status": "ok"}
+    assert "Content-Security-Policy" not in response and "X-Request-ID" not in response  # no layer ran
+    assert client.post("/health").status_code == 405  # still GET only
+    assert "Content-Security-Policy" in client.get("/no-such-page")  # everything else: the full stack

@@ -29,7 +29,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "toolkitrag.settings")
 
-from throwaway_database import throwaway_database  # noqa: E402 - bench/ is on sys.path
+from squad import article_docx  # noqa: E402 - bench/ is on sys.path
+from throwaway_database import throwaway_database  # noqa: E402
 
 SQUAD = ROOT.parent / "shared" / "eval" / "squad" / "dev-even.json"
 WORD = re.compile(r"\w+")
@@ -38,19 +39,6 @@ WORD = re.compile(r"\w+")
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, math.ceil(p / 100 * len(ordered)) - 1))]
-
-
-def article_docx(article: dict) -> bytes:
-    import docx
-
-    document = docx.Document()
-    document.core_properties.title = article["title"].replace("_", " ")
-    document.add_heading(article["title"].replace("_", " "), level=1)
-    for paragraph in article["paragraphs"]:
-        document.add_paragraph(paragraph["context"])
-    buffer = io.BytesIO()
-    document.save(buffer)
-    return buffer.getvalue()
 
 
 class PlainBM25:

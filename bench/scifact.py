@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "toolkitrag.settings")
 
-from throwaway_database import throwaway_database  # noqa: E402 - bench/ is on sys.path
+from throwaway_database import throwaway_database, use_retrieval  # noqa: E402 - bench/ is on sys.path
 
 SCIFACT = ROOT.parent / "shared" / "eval" / "scifact"
 PUBLISHED = {  # nDCG@10 on the same 300 queries, from ../shared/eval/SOURCES.md
@@ -71,11 +71,7 @@ def run(args) -> None:
     from toolkit.ingestion import write_chunks
     from toolkit.models import Document, Toolkit
 
-    settings.EMBEDDING_BACKEND = args.embeddings
-    if args.embeddings == "local":
-        settings.EMBEDDING_MODEL = "all-MiniLM-L6-v2"
-    if args.vector_weight is not None:
-        settings.RAG_VECTOR_WEIGHT = args.vector_weight
+    use_retrieval(args.embeddings, args.vector_weight)
 
     corpus = [json.loads(line) for line in (args.data / "corpus.jsonl").open()]
     queries = {q["_id"]: q["text"] for q in map(json.loads, (args.data / "queries.jsonl").open())}

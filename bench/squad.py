@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "toolkitrag.settings")
 os.environ.setdefault("LOG_LEVEL", "WARNING")
 
-from throwaway_database import throwaway_database  # noqa: E402 - bench/ is on sys.path
+from throwaway_database import throwaway_database, use_retrieval  # noqa: E402 - bench/ is on sys.path
 
 SQUAD = ROOT.parent / "shared" / "eval" / "squad" / "dev-even.json"
 
@@ -83,11 +83,7 @@ def run(args) -> None:
     from toolkit import ingestion
     from toolkit.models import Chunk, Toolkit
 
-    settings.EMBEDDING_BACKEND = args.embeddings
-    if args.embeddings == "local":
-        settings.EMBEDDING_MODEL = "all-MiniLM-L6-v2"
-    if args.vector_weight is not None:
-        settings.RAG_VECTOR_WEIGHT = args.vector_weight
+    use_retrieval(args.embeddings, args.vector_weight)
     articles = json.loads(args.data.read_text())["data"][: args.articles]
     questions = [
         (qa["question"], [a["text"] for a in qa["answers"]])

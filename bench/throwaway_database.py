@@ -30,3 +30,14 @@ def throwaway_database() -> Iterator[Path]:
 
             connections.close_all()
             handle.cleanup()
+
+
+def use_retrieval(embeddings: str, vector_weight: float | None = None) -> None:
+    """Embeddings for this run: "local" (all-MiniLM-L6-v2 on the CPU) or "none" (keyword only)."""
+    from django.conf import settings
+
+    settings.EMBEDDING_BACKEND = embeddings
+    if embeddings == "local":
+        settings.EMBEDDING_MODEL = "all-MiniLM-L6-v2"
+    if vector_weight is not None:
+        settings.RAG_VECTOR_WEIGHT = vector_weight

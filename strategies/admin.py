@@ -14,6 +14,7 @@ from strategies.models import ItemCitation, PlanItem, StrategyPlan
 
 
 def plan_counts() -> dict:
+    by_kind = dict(PlanItem.objects.values_list("kind").annotate(n=Count("pk")).values_list("kind", "n"))
     by_status = dict(
         StrategyPlan.objects.values_list("status").annotate(n=Count("pk")).values_list("status", "n")
     )
@@ -21,9 +22,7 @@ def plan_counts() -> dict:
         "plans": sum(by_status.values()),
         "by_status": [(label, by_status.get(value, 0)) for value, label in StrategyPlan.Status.choices],
         "owners": StrategyPlan.objects.values("owner").distinct().count(),
-        "items_by_kind": [
-            (label, PlanItem.objects.filter(kind=value).count()) for value, label in PlanItem.Kind.choices
-        ],
+        "items_by_kind": [(label, by_kind.get(value, 0)) for value, label in PlanItem.Kind.choices],
         "citations": ItemCitation.objects.count(),
         "from_answers": PlanItem.objects.filter(source_message__isnull=False).count(),
     }

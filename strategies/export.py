@@ -97,12 +97,10 @@ def _meta_line(plan: StrategyPlan) -> str:
 
 
 def _action_details(item: PlanItem) -> list[str]:
-    details = [f"Status: {item.get_status_display()}"]
-    if item.owner_name:
-        details.insert(0, f"Owner: {clean(item.owner_name)}")
+    details = [f"Owner: {clean(item.owner_name)}"] if item.owner_name else []
     if item.due_date:
-        details.insert(len(details) - 1, f"Due: {item.due_date:%Y-%m-%d}")
-    return details
+        details.append(f"Due: {item.due_date:%Y-%m-%d}")
+    return [*details, f"Status: {item.get_status_display()}"]
 
 
 def _source_line(source: Source) -> str:

@@ -90,6 +90,12 @@ def staff_user(django_user_model):
     return django_user_model.objects.create_user("staff", "staff@example.org", PASSWORD, is_staff=True)
 
 
+@pytest.fixture
+def owner_client(client, owner):
+    client.force_login(owner)
+    return client
+
+
 @pytest.fixture(autouse=True)
 def media_root(tmp_path, settings) -> Path:
     """Uploaded files go to a throwaway folder, never to the developer's var/media."""

@@ -259,6 +259,8 @@ if CHAT_BACKEND not in ("openai", "none"):
 CHAT_MODEL = env.str("CHAT_MODEL", default="gpt-4o-mini")
 CHAT_TIMEOUT = env.float("CHAT_TIMEOUT", default=30.0)
 CHAT_MAX_RETRIES = env.int("CHAT_MAX_RETRIES", default=2)
+# The whole answer, retries and waits included, ends by then (a message says so).
+CHAT_DEADLINE = env.float("CHAT_DEADLINE", default=90.0)
 CHAT_MAX_TOKENS = env.int("CHAT_MAX_TOKENS", default=700)
 
 # --- Answers ------------------------------------------------------------------------------

@@ -57,7 +57,8 @@ class FakeOpenAI:
         self.requests: list[dict] = []  # every request body, in order
         self.script: list[
             dict
-        ] = []  # per-request overrides, consumed in order: {"status": 429} / {"delay": 2}
+        ] = []  # per-request overrides, consumed in order: {"status": 429, "retry_after": 30} /
+        # {"delay": 2} / {"cut_after": 3} (hang up) / {"malformed_after": 2} (bad JSON) / {"html": True}
         self.lock = threading.Lock()
         self.server = _QuietServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
@@ -111,12 +112,21 @@ class FakeOpenAI:
                 if step.get("delay"):
                     time.sleep(step["delay"])
                 if step.get("status"):
-                    # retry-after-ms keeps the client's backoff short in tests.
+                    # retry-after-ms keeps the client's backoff short in tests, unless scripted.
+                    wait = {"retry-after": str(step["retry_after"])} if "retry_after" in step else {}
                     self._send_json(
                         step["status"],
                         {"error": {"message": "scripted failure", "type": "server_error"}},
-                        {"retry-after-ms": "20"},
+                        wait or {"retry-after-ms": "20"},
                     )
+                    return
+                if step.get("html"):  # a proxy's error page where JSON or a stream belongs
+                    page = b"<html><body>502 Bad Gateway</body></html>"
+                    self.send_response(200)
+                    self.send_header("Content-Type", "text/html")
+                    self.send_header("Content-Length", str(len(page)))
+                    self.end_headers()
+                    self.wfile.write(page)
                     return
                 if self.path.endswith("/chat/completions"):
                     self._chat(body, step)
@@ -172,6 +182,9 @@ class FakeOpenAI:
                         return  # hang up mid-stream: no final chunk, no terminating zero-size chunk
                     if fake.token_delay:
                         time.sleep(fake.token_delay)
+                    if step.get("malformed_after") is not None and i >= step["malformed_after"]:
+                        send('{"id": "chatcmpl-test", "choices": [{"delta": {"content": "unterminated')
+                        continue
                     send(chunk({"content": token}))
                 send(chunk({}, "stop"))
                 usage = {

@@ -100,9 +100,13 @@ class DocumentAdmin(admin.ModelAdmin):
         obj.__dict__.update(document.__dict__)  # the admin goes on with `obj`: log entry, redirect
 
     def changelist_view(self, request, extra_context=None):
-        failed = ingestion.fail_stale_runs()
-        if failed:
-            self.message_user(request, f"{failed} stalled run(s) were marked failed.", messages.WARNING)
+        requeued, failed = ingestion.recover_abandoned_runs()
+        if requeued or failed:
+            self.message_user(
+                request,
+                f"Runs whose worker stopped: {requeued} queued again, {failed} marked failed.",
+                messages.WARNING,
+            )
         return super().changelist_view(request, extra_context)
 
     def get_urls(self):

@@ -15,7 +15,7 @@ from typing import BinaryIO
 
 from django.conf import settings
 from django.core.files import File
-from django.db import connection, transaction
+from django.db import connection, models, transaction
 from django.utils import timezone
 
 from toolkit.chunking import ChunkDraft, chunk_blocks
@@ -197,9 +197,28 @@ def _embed(document: Document, texts: list[str], on_progress: Progress) -> tuple
     return vectors, stats
 
 
+# Advisory-lock namespace: a worker holds (INGESTION_LOCK, version id) on its database session
+# for the whole run. PostgreSQL drops the lock with the session, so a version that is
+# `processing` while nobody holds its lock was abandoned by a worker that died (SIGKILL, OOM).
+INGESTION_LOCK = 0x746B  # "tk"
+AUTOMATIC_RETRIES = 1
+
+
+def _try_lock(document_id: int) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [INGESTION_LOCK, document_id])
+        return cursor.fetchone()[0]
+
+
+def _unlock(document_id: int) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [INGESTION_LOCK, document_id])
+
+
 def _start(document: Document) -> None:
     now = timezone.now()
     Document.objects.filter(pk=document.pk).update(
+        attempts=models.F("attempts") + 1,
         status=Document.Status.PROCESSING,
         error="",
         progress_done=0,
@@ -213,6 +232,17 @@ def _start(document: Document) -> None:
 
 def ingest(document: Document, on_progress: Progress = lambda done, total: None) -> Document:
     """Parse, chunk, embed and index one stored version; mark it ready or failed."""
+    if not _try_lock(document.pk):
+        logger.info("document %s is being ingested by another worker; skipped", document.pk)
+        document.refresh_from_db()
+        return document
+    try:
+        return _ingest(document, on_progress)
+    finally:
+        _unlock(document.pk)
+
+
+def _ingest(document: Document, on_progress: Progress) -> Document:
     keep_previous = document.status == Document.Status.READY and document.chunks.exists()
     _start(document)
     try:
@@ -288,16 +318,41 @@ def _embedding_text_of(chunk: Chunk) -> str:
     return ChunkDraft(chunk.heading_path, chunk.text, chunk.token_count, 0, 0).embedding_text()
 
 
-def fail_stale_runs() -> int:
-    """Fail versions whose worker died mid-run (no progress for INGESTION_STALE_MINUTES)."""
+def recover_abandoned_runs() -> tuple[int, int]:
+    """Versions left `processing` by a worker that died are queued again (once) or failed with
+    the reason; runs whose worker lives but made no progress for INGESTION_STALE_MINUTES are
+    failed. Returns (requeued, failed). Safe to call from any process at any time."""
+    from toolkit.tasks import enqueue_ingestion  # tasks imports this module
+
+    requeued = failed = 0
     cutoff = timezone.now() - timedelta(minutes=settings.INGESTION_STALE_MINUTES)
-    stale = Document.objects.filter(status=Document.Status.PROCESSING, heartbeat_at__lt=cutoff)
-    count = 0
-    for document in stale:
-        _fail(
-            document,
-            f"The ingestion worker stopped while processing (no progress for "
-            f"{settings.INGESTION_STALE_MINUTES} minutes). Use 'Retry ingestion'.",
-        )
-        count += 1
-    return count
+    for document in Document.objects.filter(status=Document.Status.PROCESSING):
+        if not _try_lock(document.pk):  # a live worker holds it
+            if document.heartbeat_at and document.heartbeat_at < cutoff:
+                _fail(
+                    document,
+                    f"The ingestion worker stopped making progress (nothing for "
+                    f"{settings.INGESTION_STALE_MINUTES} minutes). Use 'Retry ingestion'.",
+                )
+                failed += 1
+            continue
+        # Nobody holds the lock: the worker that started this run is gone.
+        retry = document.attempts <= AUTOMATIC_RETRIES
+        try:
+            if retry:
+                Document.objects.filter(pk=document.pk).update(status=Document.Status.PENDING)
+            else:
+                _fail(
+                    document,
+                    f"The ingestion worker stopped (killed or crashed) during each of "
+                    f"{document.attempts} runs; check the worker's log and memory, then use "
+                    "'Retry ingestion'.",
+                )
+                failed += 1
+        finally:
+            _unlock(document.pk)
+        if retry:
+            logger.warning("ingestion of document %s was abandoned by its worker; queued again", document.pk)
+            enqueue_ingestion(document, automatic=True)
+            requeued += 1
+    return requeued, failed

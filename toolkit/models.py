@@ -77,6 +77,9 @@ class Document(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     started_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # Runs started for this version since its last upload/retry; a worker that dies mid-run is
+    # retried automatically once (see ingestion.recover_abandoned_runs), not forever.
+    attempts = models.PositiveSmallIntegerField(default=0)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

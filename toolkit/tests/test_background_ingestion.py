@@ -1,5 +1,12 @@
 """Production runs ingestion through the database task queue and `manage.py db_worker`."""
 
+import io
+import os
+import signal
+import subprocess
+import sys
+import time
+
 import pytest
 from django.core.management import call_command
 from django_tasks_db.models import DBTaskResult
@@ -8,6 +15,8 @@ from toolkit import ingestion
 from toolkit.models import Document, Toolkit
 from toolkit.tasks import enqueue_ingestion
 from toolkit.tests.docx_factory import make_docx, toolkit_spec
+
+REPO_ROOT = __import__("pathlib").Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -30,3 +39,66 @@ def test_upload_is_queued_and_a_db_worker_ingests_it(settings, tmp_path):
     document.refresh_from_db()
     assert document.status == Document.Status.READY and document.chunks.count() == 4
     assert DBTaskResult.objects.get().status == "SUCCESSFUL"
+
+
+def worker_environment(fake_openai, media_root) -> dict:
+    from conftest import child_database_url
+
+    env = {k: v for k, v in os.environ.items() if k not in ("ENV", "DEBUG")}
+    env.update(
+        DATABASE_URL=child_database_url(),
+        TASKS_BACKEND="database",
+        MEDIA_ROOT=str(media_root),
+        EMBEDDING_BACKEND="openai",
+        EMBEDDING_MODEL="test-embedding",
+        EMBEDDING_TIMEOUT="60",
+        OPENAI_BASE_URL=fake_openai.base_url,
+        OPENAI_API_KEY="test-key",
+        LOG_LEVEL="WARNING",
+    )
+    return env
+
+
+def manage(*args: str, env: dict, **kwargs) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "manage.py", *args], cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True, **kwargs,
+    )  # fmt: skip
+
+
+def test_a_worker_killed_mid_ingest_is_recovered_at_the_next_worker_start(settings, fake_openai, media_root):
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+    env = worker_environment(fake_openai, media_root)
+    document = ingestion.create_document(
+        toolkit=Toolkit.objects.create(name="Kit"),
+        version_tag="v1",
+        stream=io.BytesIO(make_docx(toolkit_spec())),
+        filename="kit.docx",
+    )
+    enqueue_ingestion(document)
+    fake_openai.script = [{"delay": 60}]  # the first embedding call hangs: the run is in progress
+
+    # --no-reload: one process, as in production (DEBUG turns the reloader on)
+    worker = manage("db_worker", "--no-reload", "--interval", "0.1", "--no-startup-delay", env=env)
+    deadline = time.monotonic() + 30
+    while not fake_openai.requests:
+        assert time.monotonic() < deadline and worker.poll() is None, worker.stdout.read()
+        time.sleep(0.05)
+    document.refresh_from_db()
+    assert document.status == Document.Status.PROCESSING
+    worker.send_signal(signal.SIGKILL)
+    worker.wait(10)
+
+    time.sleep(0.5)  # PostgreSQL ends the dead worker's session, and its lock with it
+    document.refresh_from_db()
+    assert document.status == Document.Status.PROCESSING  # nobody else would ever finish it
+
+    # The next start, as the systemd unit does it: recover, then work.
+    recovered = manage("recover_ingestion", env=env)
+    output, _ = recovered.communicate(timeout=60)
+    assert recovered.returncode == 0 and "1 queued again, 0 marked failed" in output
+    worker = manage("db_worker", "--batch", "--interval", "0.1", "--no-startup-delay", env=env)
+    worker.communicate(timeout=60)
+    document.refresh_from_db()
+    assert document.status == Document.Status.READY and document.chunks.count() == 4
+    assert document.attempts == 2 and document.error == ""

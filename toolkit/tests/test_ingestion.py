@@ -99,6 +99,14 @@ def test_embedding_failure_mid_document_leaves_no_chunks(fake_openai, settings):
     assert not document.is_active
     assert EmbeddingCache.objects.count() == 2  # the first batch is kept: a retry will not pay twice
 
+    # The server is back: a retry (the admin's "Retry ingestion") completes the version.
+    calls_before = len(fake_openai.requests)
+    document = ingestion.ingest(document)
+    assert document.status == Document.Status.READY and document.error == ""
+    assert Chunk.objects.filter(document=document).count() == 4
+    assert len(fake_openai.requests) == calls_before + 1  # only the batch that failed
+    assert (document.embeddings_computed, document.embeddings_reused) == (2, 2)
+
 
 def test_rate_limited_requests_are_retried(fake_openai):
     fake_openai.script = [{"status": 429}, {"status": 429}]
@@ -164,19 +172,40 @@ def test_deleting_a_version_deletes_its_chunks_and_file():
     assert Chunk.objects.count() == 0
 
 
-def test_a_run_whose_worker_died_is_failed_not_left_processing(settings):
+def test_a_run_whose_worker_died_is_queued_again_once_then_failed(django_capture_on_commit_callbacks):
+    document = upload(make_docx(toolkit_spec()))
+    # Left `processing` with nobody holding its lock, after one run: retried (at once, here).
+    Document.objects.filter(pk=document.pk).update(status=Document.Status.PROCESSING, attempts=1)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert ingestion.recover_abandoned_runs() == (1, 0)
+    document.refresh_from_db()
+    assert document.status == Document.Status.READY and document.chunks.count() == 4
+    # Its worker died during the automatic retry too: failed, with the reason.
+    Document.objects.filter(pk=document.pk).update(status=Document.Status.PROCESSING, attempts=2)
+    assert ingestion.recover_abandoned_runs() == (0, 1)
+    document.refresh_from_db()
+    assert document.status == Document.Status.FAILED and document.chunks.count() == 0
+    assert "killed or crashed) during each of 2 runs" in document.error
+
+
+def test_a_live_worker_keeps_its_run_until_it_stops_making_progress(settings):
+    """Another session holds the version's lock: a live worker. Only a stale heartbeat fails it."""
+    import psycopg
+
+    from conftest import child_database_url
+
     document = upload(make_docx(toolkit_spec()))
     Document.objects.filter(pk=document.pk).update(
-        status=Document.Status.PROCESSING, heartbeat_at=timezone.now() - timedelta(minutes=60)
+        status=Document.Status.PROCESSING, heartbeat_at=timezone.now(), attempts=1
     )
-    fresh = upload(make_docx(toolkit_spec()), "v2")
-    Document.objects.filter(pk=fresh.pk).update(
-        status=Document.Status.PROCESSING, heartbeat_at=timezone.now()
-    )
-    assert ingestion.fail_stale_runs() == 1
+    with psycopg.connect(child_database_url(), autocommit=True) as worker:
+        worker.execute("SELECT pg_advisory_lock(%s, %s)", [ingestion.INGESTION_LOCK, document.pk])
+        assert ingestion.recover_abandoned_runs() == (0, 0)
+        assert Document.objects.get(pk=document.pk).status == Document.Status.PROCESSING
+        Document.objects.filter(pk=document.pk).update(heartbeat_at=timezone.now() - timedelta(minutes=60))
+        assert ingestion.recover_abandoned_runs() == (0, 1)
     document.refresh_from_db()
-    assert document.status == Document.Status.FAILED and "worker stopped" in document.error
-    assert Document.objects.get(pk=fresh.pk).status == Document.Status.PROCESSING
+    assert document.status == Document.Status.FAILED and "stopped making progress" in document.error
 
 
 def test_a_failed_reindex_keeps_the_working_index(fake_openai):

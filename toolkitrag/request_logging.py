@@ -51,7 +51,9 @@ class RequestLogMiddleware:
             current_request_id.reset(token)
 
     def _log(self, request: HttpRequest, status: int, started: float) -> None:
-        user = getattr(request, "user", None)
+        # Only a user the request already loaded: looking one up here would query the database,
+        # which may be the very thing that just failed.
+        user = getattr(request, "_cached_user", None)
         quiet = request.path in _QUIET_PATHS and status < 400
         level = logging.DEBUG if quiet else (logging.ERROR if status >= 500 else logging.INFO)
         duration_ms = round((time.perf_counter() - started) * 1000, 1)

@@ -56,11 +56,15 @@ else:
 # and a thread streaming an answer gives its connection back while it waits on the model, so a
 # few connections serve them all. DATABASE_POOL_SIZE=0 falls back to one connection per thread.
 DATABASE_POOL_SIZE = env.int("DATABASE_POOL_SIZE", default=8)
+# How long a request waits for a pooled connection (e.g. while PostgreSQL restarts) before a 503.
+DATABASE_POOL_TIMEOUT = env.float("DATABASE_POOL_TIMEOUT", default=5.0)
 for database in DATABASES.values():
     database.setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
     if DATABASE_POOL_SIZE > 0:
         database["CONN_MAX_AGE"] = 0  # the pool keeps the connections; Django must not
-        database["OPTIONS"].setdefault("pool", {"min_size": 1, "max_size": DATABASE_POOL_SIZE, "timeout": 10})
+        database["OPTIONS"].setdefault(
+            "pool", {"min_size": 1, "max_size": DATABASE_POOL_SIZE, "timeout": DATABASE_POOL_TIMEOUT}
+        )
     else:
         database.setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=60))
         database.setdefault("CONN_HEALTH_CHECKS", True)
@@ -115,6 +119,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "toolkitrag.health_probe.HealthProbeMiddleware",
     "toolkitrag.request_logging.RequestLogMiddleware",
+    "toolkitrag.database_outage.DatabaseOutageMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "toolkitrag.security_headers.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",

@@ -1,7 +1,8 @@
 """Rate limits on views: a decorator over django-ratelimit that answers 429, not 403.
 
 Counts live in the default cache, which is Redis in production so that every gunicorn worker
-shares them. The 429 says when to retry, as a page for browsers and JSON for the API.
+shares them. The 429 says when to retry, as a page for browsers and JSON for the API. When Redis
+is down, CACHE_FAILURE_POLICY decides: serve without limits (open) or answer 503 (closed).
 """
 
 from collections.abc import Callable
@@ -45,6 +46,16 @@ def too_many_requests(request: HttpRequest, retry_after: int) -> HttpResponse:
     return response
 
 
+def rate_limits_unavailable(request: HttpRequest) -> HttpResponse:
+    message = "This service is briefly unavailable. Please try again in a minute."
+    if request.path.startswith("/api/") or "application/json" in request.headers.get("Accept", ""):
+        response = JsonResponse({"error": message}, status=503)
+    else:
+        response = render(request, "503.html", {"message": message}, status=503)
+    response["Retry-After"] = "60"
+    return response
+
+
 def rate_limit(
     group: str,
     rate: Callable[[str, HttpRequest], str],
@@ -63,6 +74,8 @@ def rate_limit(
                 usage = get_usage(
                     request, group=group, key=key, rate=rate, method=list(methods), increment=True
                 )
+                if usage is not None and usage["limit"] == 0 and usage["time_left"] == -1:  # cache down
+                    return rate_limits_unavailable(request)  # CACHE_FAILURE_POLICY=closed
                 if usage is not None and usage["should_limit"]:
                     return too_many_requests(request, usage["time_left"])
             return view(request, *args, **kwargs)

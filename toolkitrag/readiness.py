@@ -24,3 +24,23 @@ def readiness_problems() -> list[str]:
     if pending:
         problems.append(f"{len(pending)} migration(s) pending (run manage.py migrate)")
     return problems
+
+
+def readiness_warnings() -> list[str]:
+    """What works in a degraded way: not a reason to take the instance out of service."""
+    from django.conf import settings
+    from django.core.cache import cache
+
+    client = getattr(cache, "client", None)  # django-redis
+    if client is None:
+        return []
+    try:
+        client.get_client().ping()
+    except Exception as error:  # any failure to reach Redis is the same warning
+        effect = (
+            "rate limits are not enforced"
+            if settings.RATELIMIT_FAIL_OPEN
+            else "rate-limited views answer 503"
+        )
+        return [f"cache (Redis) unreachable ({type(error).__name__}): {effect}"]
+    return []

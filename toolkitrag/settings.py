@@ -71,9 +71,26 @@ for database in DATABASES.values():
 
 # --- Cache: shared Redis in production (rate limits must hold across workers) -------------
 CACHE_URL = env.str("CACHE_URL", default="")
+# Redis down: "open" (default) serves every request without rate limits, logging each failed
+# cache call (login lockouts still hold: django-axes keeps them in the database); "closed"
+# answers the rate-limited views (login, register, questions) 503 until Redis is back.
+CACHE_FAILURE_POLICY = env.str("CACHE_FAILURE_POLICY", default="open")
+if CACHE_FAILURE_POLICY not in ("open", "closed"):
+    raise ImproperlyConfigured("CACHE_FAILURE_POLICY must be open or closed")
+RATELIMIT_FAIL_OPEN = CACHE_FAILURE_POLICY == "open"
 if CACHE_URL:
     CACHES = {"default": cache_from_url(CACHE_URL)}
     CACHES["default"]["KEY_PREFIX"] = env.str("CACHE_KEY_PREFIX", default="toolkitrag")
+    if CACHES["default"]["BACKEND"] == "django_redis.cache.RedisCache":
+        CACHES["default"].setdefault("OPTIONS", {}).update(
+            # A cache call that fails returns "nothing" (a miss, no count) instead of raising,
+            # and a Redis that does not answer costs a request one second, not a hang.
+            IGNORE_EXCEPTIONS=True,
+            SOCKET_CONNECT_TIMEOUT=1,
+            SOCKET_TIMEOUT=1,
+        )
+        DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
+        DJANGO_REDIS_LOGGER = "toolkitrag.cache"
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 

@@ -3,7 +3,7 @@ from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from toolkitrag.readiness import readiness_problems
+from toolkitrag.readiness import readiness_problems, readiness_warnings
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -22,9 +22,10 @@ def health(request: HttpRequest) -> JsonResponse:
 def ready(request: HttpRequest) -> JsonResponse:
     """Readiness: safe to send traffic here (database, pgvector, migrations)."""
     problems = readiness_problems()
+    warnings = readiness_warnings()
     if problems:
-        return JsonResponse({"status": "unavailable", "reasons": problems}, status=503)
-    return JsonResponse({"status": "ok"})
+        return JsonResponse({"status": "unavailable", "reasons": problems, "warnings": warnings}, status=503)
+    return JsonResponse({"status": "ok", **({"warnings": warnings} if warnings else {})})
 
 
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:

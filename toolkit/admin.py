@@ -1,7 +1,7 @@
 from django.contrib import admin, messages
 from django.db import transaction
 from django.db.models import Count
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponseRedirect, JsonResponse
 from django.urls import path
 from django.utils.html import format_html, format_html_join
 
@@ -78,6 +78,14 @@ class DocumentAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         return self.readonly_fields if obj is not None else []
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except ingestion.StorageFailed as error:
+            # Raised inside the admin's transaction: the new toolkit row, if any, is rolled back.
+            self.message_user(request, str(error), messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
 
     def save_model(self, request, obj, form, change):
         if change:

@@ -6,6 +6,8 @@
 transaction, so a failed run never leaves a half-indexed version.
 """
 
+import contextlib
+import errno
 import hashlib
 import logging
 from collections.abc import Callable
@@ -69,13 +71,46 @@ def create_document(
         uploaded_by=uploaded_by,
         activate_when_ready=activate,
     )
-    document.source_file.save("upload.docx", File(stream), save=False)
+    store_upload(document, stream)
     try:
         document.save()
     except Exception:
         document.source_file.delete(save=False)  # no orphan file when the row cannot be written
         raise
     return document
+
+
+class StorageFailed(RuntimeError):
+    """The upload could not be written to MEDIA_ROOT; the message is fit for the admin."""
+
+
+_STORAGE_PROBLEMS = {
+    errno.ENOSPC: "the disk is full",
+    errno.EDQUOT: "the disk quota is used up",
+    errno.EFBIG: "the file is larger than the system allows",
+    errno.EACCES: "the upload folder is not writable",
+    errno.EPERM: "the upload folder is not writable",
+    errno.EROFS: "the upload folder is on a read-only file system",
+    errno.ENOTDIR: "the upload folder's path is not a folder",
+}
+
+
+def store_upload(document: Document, stream: BinaryIO) -> None:
+    """Write the upload under a generated name; on failure remove what was written and raise
+    StorageFailed, so a full or read-only disk leaves neither a partial file nor a row."""
+    field = document.source_file.field
+    name = field.generate_filename(document, "upload.docx")
+    try:
+        document.source_file.name = field.storage.save(name, File(stream), max_length=field.max_length)
+    except OSError as error:
+        with contextlib.suppress(OSError):
+            field.storage.delete(name)
+        problem = _STORAGE_PROBLEMS.get(error.errno, error.strerror or type(error).__name__)
+        logger.error("storing upload %s failed: %s", name, error)
+        raise StorageFailed(
+            f"The file could not be stored: {problem} (MEDIA_ROOT). Nothing was saved; "
+            "ask the operator to check the server's storage, then upload again."
+        ) from None
 
 
 def _set_progress(document: Document, done: int, total: int) -> None:

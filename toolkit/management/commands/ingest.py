@@ -49,7 +49,7 @@ class Command(BaseCommand):
                         activate=activate,
                         parsed=parsed,
                     )
-        except DocxRejected as error:
+        except (DocxRejected, ingestion.StorageFailed) as error:
             raise CommandError(f"{path.name}: {error}") from None
 
         def progress(done: int, total: int) -> None:

@@ -1,5 +1,4 @@
 import pytest
-from django.contrib.auth.models import Permission
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
@@ -9,13 +8,6 @@ from toolkit.tests.docx_factory import make_docx, toolkit_spec
 pytestmark = pytest.mark.django_db
 
 ADD_URL = "/admin/toolkit/document/add/"
-
-
-@pytest.fixture
-def toolkit_admin(staff_user):
-    """A staff user who may manage toolkits (as an administrator would be set up)."""
-    staff_user.user_permissions.set(Permission.objects.filter(content_type__app_label="toolkit"))
-    return staff_user
 
 
 def docx_upload(name="toolkit.docx", data=None):

@@ -1,6 +1,7 @@
 """MEDIA_ROOT not writable or full: the upload fails with a clear error and nothing is left
 behind: no version row, no new toolkit row, no partial file."""
 
+import contextlib
 import os
 import resource
 import shutil
@@ -12,7 +13,7 @@ from django.core.management import CommandError, call_command
 
 from toolkit.models import Document, Toolkit
 from toolkit.tests.docx_factory import make_docx, toolkit_spec
-from toolkit.tests.test_admin_upload import ADD_URL, docx_upload, toolkit_admin  # noqa: F401 - fixture
+from toolkit.tests.test_admin_upload import ADD_URL, docx_upload
 
 pytestmark = pytest.mark.django_db
 
@@ -45,11 +46,9 @@ def full_media(media_root):
     limit on this process (the kernel then refuses the write just the same)."""
     media_root.mkdir(parents=True, exist_ok=True)
     if os.geteuid() == 0 and run("mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(media_root)):
-        with open(media_root / FILLER, "wb") as filler:  # leave less room than the upload needs
-            try:
-                filler.write(b"x" * (64 * 1024 - 8 * 1024))
-            except OSError:
-                pass
+        # Leave less room than the upload needs.
+        with open(media_root / FILLER, "wb") as filler, contextlib.suppress(OSError):
+            filler.write(b"x" * (64 * 1024 - 8 * 1024))
         yield media_root
         run("umount", str(media_root))
     else:

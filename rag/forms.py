@@ -22,6 +22,12 @@ class AnswerRequest:
     conversation_id: int | None
 
 
+def _text(value: str, name: str) -> str:
+    if "\x00" in value:  # PostgreSQL text cannot hold it
+        raise BadRequest(f"'{name}' must not contain NUL characters.")
+    return value
+
+
 def _integer(value, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise BadRequest(f"'{name}' must be an integer.")
@@ -37,7 +43,7 @@ def parse_answer_request(body) -> AnswerRequest:
     query = body.get("query")
     if not isinstance(query, str):
         raise BadRequest("'query' is required and must be a string.")
-    query = query.strip()
+    query = _text(query, "query").strip()
     if not query:
         raise BadRequest("'query' must not be empty.")
     if len(query) > settings.RAG_MAX_QUERY_CHARS:
@@ -61,6 +67,7 @@ def parse_feedback(body) -> tuple[int, str]:
     comment = body.get("comment", "")
     if not isinstance(comment, str):
         raise BadRequest("'comment' must be a string.")
+    _text(comment, "comment")
     if len(comment) > 2000:
         raise BadRequest("'comment' is too long (at most 2000 characters).")
     return (1 if rating == "up" else -1), comment.strip()
@@ -69,7 +76,7 @@ def parse_feedback(body) -> tuple[int, str]:
 def parse_title(body) -> str:
     if not isinstance(body, dict) or not isinstance(body.get("title"), str):
         raise BadRequest("'title' is required and must be a string.")
-    title = " ".join(body["title"].split())
+    title = " ".join(_text(body["title"], "title").split())
     if not title:
         raise BadRequest("'title' must not be empty.")
     return title[:200]

@@ -2,7 +2,9 @@ import json
 from collections.abc import Callable, Iterator
 from functools import wraps
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_http_methods
@@ -30,9 +32,17 @@ def json_body(request: HttpRequest):
     if request.content_type != "application/json":
         raise BadRequest("Send JSON with Content-Type: application/json.")
     try:
-        return json.loads(request.body or b"null")
+        raw = request.body
+    except RequestDataTooBig:
+        raise BadRequest(
+            f"The request body is too large (at most {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes)."
+        ) from None
+    try:
+        return json.loads(raw or b"null")
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise BadRequest("The request body is not valid JSON.") from None
+    except RecursionError:
+        raise BadRequest("The request body is nested too deeply.") from None
 
 
 def bad_request(error: BadRequest) -> JsonResponse:

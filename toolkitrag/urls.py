@@ -22,5 +22,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
 ]
 
+handler400 = "toolkitrag.views.bad_request"
 handler404 = "toolkitrag.views.page_not_found"
 handler500 = "toolkitrag.views.server_error"

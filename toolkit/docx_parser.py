@@ -18,7 +18,7 @@ from docx.opc.exceptions import PackageNotFoundError
 from docx.oxml.ns import qn
 from lxml import etree
 
-from toolkit.docx_validation import DocxRejected
+from toolkit.docx_validation import DAMAGED, DocxRejected
 
 W_P, W_TBL, W_SDT, W_SDT_CONTENT = qn("w:p"), qn("w:tbl"), qn("w:sdt"), qn("w:sdtContent")
 W_TR, W_TC, W_T, W_TAB, W_BR, W_CR = qn("w:tr"), qn("w:tc"), qn("w:t"), qn("w:tab"), qn("w:br"), qn("w:cr")
@@ -376,7 +376,16 @@ def _int(value: str | None) -> int | None:
 def parse_docx(source: Path | BinaryIO, fallback_title: str = "") -> ParsedDocument:
     """Parse a validated .docx (a path or an open binary file); raise DocxRejected if unreadable."""
     try:
-        document = docx.Document(str(source) if isinstance(source, Path) else source)
+        try:
+            document = docx.Document(str(source) if isinstance(source, Path) else source)
+            parser = _Parser(document)  # reads the styles, numbering and notes parts
+            title = clean(document.core_properties.title or "")
+        except (AttributeError, TypeError, IndexError) as error:
+            # python-docx meeting package parts of an unexpected shape (a lost content type
+            # makes a styles part a generic Part, a relationships part has another root); the
+            # walk of the body below is our own code and still fails loudly.
+            raise DocxRejected(f"The document is damaged and cannot be read ({error}).") from None
+        parser.walk(document.element.body)
     except KeyError as error:
         if "officeDocument" in str(error) and _is_strict(source):
             raise DocxRejected(
@@ -384,13 +393,10 @@ def parse_docx(source: Path | BinaryIO, fallback_title: str = "") -> ParsedDocum
                 "Save it as a normal Word Document (.docx) and upload that."
             ) from None
         raise DocxRejected(f"The document is damaged (a part is missing: {error}).") from None
-    except (PackageNotFoundError, ValueError, etree.XMLSyntaxError) as error:
+    except (PackageNotFoundError, *DAMAGED) as error:
         raise DocxRejected(f"The document is damaged and cannot be read ({error}).") from None
-    parser = _Parser(document)
-    parser.walk(document.element.body)
     if not parser.blocks:
         raise DocxRejected("The document has no text to index (it is empty or holds only images).")
-    title = clean(document.core_properties.title or "")
     if not title:
         first_heading = next((b.text for b in parser.blocks if b.kind == "heading"), "")
         title = first_heading or fallback_title
@@ -400,6 +406,9 @@ def parse_docx(source: Path | BinaryIO, fallback_title: str = "") -> ParsedDocum
 def _is_strict(source: Path | BinaryIO) -> bool:
     if not isinstance(source, Path):
         source.seek(0)
-    with zipfile.ZipFile(source) as archive:
-        rels = archive.read("_rels/.rels")
+    try:
+        with zipfile.ZipFile(source) as archive:
+            rels = archive.read("_rels/.rels")
+    except (KeyError, *DAMAGED):
+        return False
     return b"purl.oclc.org/ooxml" in rels

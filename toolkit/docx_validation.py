@@ -8,12 +8,14 @@ can act on.
 
 import posixpath
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 from xml.etree import ElementTree
 
 from django.conf import settings
+from lxml import etree
 
 OLE2_SIGNATURE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 ZIP_SIGNATURES = (b"PK\x03\x04", b"PK\x05\x06")
@@ -26,6 +28,13 @@ TEMPLATE_MAINS = (
 OFFICE_DOCUMENT_REL = "/officeDocument"  # transitional and strict relationship types both end so
 
 # Limits on what the zip may declare. Real toolkits are far below them.
+# What a damaged package raises, from the zip layer (bad CRC, corrupt deflate streams, zip
+# features Python lacks, undecodable names) to the XML layer (syntax, unknown encodings).
+DAMAGED = (
+    zipfile.BadZipFile, zlib.error, NotImplementedError, EOFError, OSError, ValueError, LookupError,
+    ElementTree.ParseError, etree.LxmlError,
+)  # fmt: skip
+
 MAX_MEMBERS = 5000
 MAX_MEMBER_BYTES = 256 * 1024 * 1024
 MAX_TOTAL_BYTES = 512 * 1024 * 1024
@@ -101,12 +110,17 @@ def validate_docx(source: Path | BinaryIO, size: int | None = None) -> DocxSumma
     if not head.startswith(ZIP_SIGNATURES):
         raise DocxRejected("This is not a Word .docx file (its content is not a .docx package).")
     try:
-        archive = zipfile.ZipFile(source)
-    except zipfile.BadZipFile:
+        return _check_archive(source)
+    except DocxRejected:
+        raise
+    except DAMAGED:
         raise DocxRejected(
             "The file is damaged or incomplete (it is not a readable .docx archive)."
         ) from None
-    with archive:
+
+
+def _check_archive(source: Path | BinaryIO) -> DocxSummary:
+    with zipfile.ZipFile(source) as archive:
         members = archive.infolist()
         if len(members) > MAX_MEMBERS:
             raise DocxRejected(
@@ -146,7 +160,7 @@ def validate_docx(source: Path | BinaryIO, size: int | None = None) -> DocxSumma
             with archive.open(main_part) as part:
                 while part.read(1024 * 1024):
                     pass
-        except (zipfile.BadZipFile, EOFError, OSError, ValueError):
+        except DAMAGED:
             raise DocxRejected("The file is damaged or incomplete (its main part cannot be read).") from None
     return DocxSummary(members=len(members), uncompressed_bytes=total, main_part=main_part)
 

@@ -181,4 +181,7 @@ def to_markdown(plan: StrategyPlan) -> str:
             if source.state.needs_attention:
                 lines.append(f"   **{source.state.message}**")
         lines.append("")
-    return "\n".join(lines).rstrip() + "\n"
+    text = "\n".join(lines).rstrip() + "\n"
+    # Markdown viewers render inline HTML: '<' and '&' from plans and toolkits become entities,
+    # which they show as the characters typed. The syntax used here needs neither.
+    return text.replace("&", "&amp;").replace("<", "&lt;")

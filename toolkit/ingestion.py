@@ -10,6 +10,8 @@ import contextlib
 import errno
 import hashlib
 import logging
+import re
+import unicodedata
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -65,7 +67,7 @@ def create_document(
         toolkit=toolkit,
         version_tag=version_tag,
         title=title or parsed.title,
-        original_filename=Path(filename).name[:255],
+        original_filename=display_filename(filename),
         file_size=size,
         sha256=digest.hexdigest(),
         uploaded_by=uploaded_by,
@@ -111,6 +113,14 @@ def store_upload(document: Document, stream: BinaryIO) -> None:
             f"The file could not be stored: {problem} (MEDIA_ROOT). Nothing was saved; "
             "ask the operator to check the server's storage, then upload again."
         ) from None
+
+
+def display_filename(filename: str) -> str:
+    """The uploader's file name, for display only (the file is stored under a generated name):
+    no folders (either slash), no control or bidirectional-override characters, at most 255."""
+    name = re.split(r"[/\\]", filename)[-1]
+    name = "".join(c for c in name if unicodedata.category(c) not in ("Cc", "Cf"))
+    return name.strip()[:255] or "upload.docx"
 
 
 def _set_progress(document: Document, done: int, total: int) -> None:

@@ -1,0 +1,134 @@
+"""Every URL pattern of the project, discovered from the URL resolver (new views are swept
+automatically), requested with every method as an anonymous visitor, as a second user and as a
+staff member without permissions: no 5xx, none of the first user's data in any response, staff
+pages closed, other people's object ids give 403/404, and none of the first user's rows change.
+
+A new kind of URL parameter fails the sweep until it is told which object to put there.
+"""
+
+import json
+import re
+
+import pytest
+from django.contrib.contenttypes.models import ContentType
+from django.test import Client
+from django.urls import URLResolver, get_resolver
+
+from rag.models import Conversation, Feedback, Message
+from strategies.models import PlanItem, StrategyPlan
+from toolkit.models import Chunk, Document
+
+pytestmark = pytest.mark.django_db
+
+PUBLIC = {"", "health", "ready", "auth/register", "auth/login", "auth/logout", "admin/login/",
+          "admin/logout/", "admin/jsi18n/"}  # fmt: skip
+SHARED_CONTENT = {"toolkit/source/<int:chunk_id>"}  # the toolkit itself: every signed-in user reads it
+PARAMETER = re.compile(r"<(?:\w+:)?(\w+)>|\(\?P<(\w+)>[^)]*\)")
+
+
+def all_routes(resolver: URLResolver | None = None, prefix: str = "") -> list[str]:
+    routes = []
+    for entry in (resolver or get_resolver()).url_patterns:
+        route = prefix + str(entry.pattern)
+        if isinstance(entry, URLResolver):
+            routes += all_routes(entry, route)
+        else:
+            routes.append(route)
+    return routes
+
+
+def fill(route: str, values: dict) -> str:
+    def value(match: re.Match) -> str:
+        name = match.group(1) or match.group(2)
+        assert name in values, f"the sweep does not know what to put in <{name}> of {route}: add it"
+        return str(values[name])
+
+    return "/" + PARAMETER.sub(value, route).lstrip("^").removesuffix("$").replace("\\Z", "")
+
+
+def snapshot(owner) -> list:
+    return [
+        list(Conversation.objects.filter(user=owner).values_list("pk", "title")),
+        list(Message.objects.filter(user=owner).values_list("pk", "query", "answer")),
+        list(Feedback.objects.filter(user=owner).values_list("pk", "rating", "comment", "handled_at")),
+        list(StrategyPlan.objects.filter(owner=owner).values_list("pk", "title", "summary", "status")),
+        list(PlanItem.objects.filter(plan__owner=owner).values_list("pk", "text", "position", "status")),
+        list(Document.objects.values_list("pk", "status", "is_active", "version_tag")),
+        Chunk.objects.count(),
+        type(owner).objects.filter(pk=owner.pk).values_list("password", "is_active", "is_staff").get(),
+    ]
+
+
+def requests_for(url: str) -> list[tuple[str, dict]]:
+    form = {"title": "hijack", "text": "hijack", "kind": "note", "status": "done", "rating": "up",
+            "comment": "hijack", "direction": "up", "action": "delete_selected", "_selected_action": "1",
+            "post": "yes", "username": "owner", "password": "x"}  # fmt: skip
+    found = [("get", {}), ("post", {"data": form})]
+    if url.startswith("/api/"):
+        body = json.dumps({"title": "hijack", "query": "hijack", "rating": "down", "comment": "hijack",
+                           "text": "hijack", "item_ids": [], "message_id": 1})  # fmt: skip
+        found += [
+            (m, {"data": body, "content_type": "application/json"})
+            for m in ("post", "put", "patch", "delete")
+        ]
+    return found
+
+
+@pytest.mark.parametrize("role", ["anonymous", "second user", "staff without permissions"])
+def test_every_url_keeps_the_first_users_data_and_the_admin_closed(
+    role, owner, second_user, staff_user, first_users_data
+):
+    data = first_users_data
+    message = data["message"]
+    values = {
+        "conversation_id": message.conversation_id,
+        "message_id": message.pk,
+        "feedback_id": data["feedback"].pk,
+        "plan_id": data["plan"].pk,
+        "item_id": data["item"].pk,
+        "chunk_id": Chunk.objects.first().pk,
+        "extension": "md",
+        "object_id": message.pk,
+        "id": owner.pk,
+        "content_type_id": ContentType.objects.get_for_model(Message).pk,
+        "app_label": "rag",
+        "url": "no-such-page/",
+    }
+    secrets = ["owner-secret", message.answer[:60], owner.email]
+    user = {"anonymous": None, "second user": second_user, "staff without permissions": staff_user}[role]
+    before = snapshot(owner)
+    routes = all_routes()
+    assert len(routes) > 100 and "api/plans/<int:plan_id>/items/<int:item_id>/" in routes
+    checked = 0
+    for route in routes:
+        url = fill(route, values)
+        for method, kwargs in requests_for(url):
+            client = Client()
+            if user is not None:
+                client.force_login(user)  # again for each request: a POST to a logout URL ends it
+            response = getattr(client, method)(url, **kwargs)
+            if response.streaming:
+                b"".join(response.streaming_content)
+            body = response.content.decode(errors="replace") if not response.streaming else ""
+            context = f"{role}: {method.upper()} {url} -> {response.status_code}"
+            checked += 1
+            assert response.status_code < 500, context
+            for secret in secrets:
+                assert secret not in body, f"{context} shows {secret!r}"
+            if route in PUBLIC:
+                continue
+            if route.startswith("admin/"):
+                if user is None or not user.is_staff:  # the admin's own login page, nothing else
+                    assert response.status_code in (302, 404, 405), context
+                    if response.status_code == 302:
+                        assert response["Location"].startswith("/admin/login/"), context
+                else:
+                    assert response.status_code in (200, 302, 403, 404, 405), context
+            elif user is None:
+                assert response.status_code in (302, 401, 403, 405), context
+                if response.status_code == 302:
+                    assert response["Location"].startswith("/auth/login"), context
+            elif "<" in route and route not in SHARED_CONTENT:  # someone else's object
+                assert response.status_code in (403, 404, 405), context
+    assert checked > 250
+    assert snapshot(owner) == before

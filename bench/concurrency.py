@@ -43,6 +43,12 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def deployed_environment() -> dict[str, str]:
+    """The Environment= lines of deploy/toolkitrag.service, so gunicorn runs here as deployed."""
+    unit = (ROOT / "deploy" / "toolkitrag.service").read_text()
+    return dict(line.split("=", 2)[1:] for line in unit.splitlines() if line.startswith("Environment="))
+
+
 def percentile(values: list[float], p: float) -> float | None:
     if not values:
         return None
@@ -194,7 +200,7 @@ def main() -> None:
 
         port = free_port()
         env = {
-            **os.environ, "DATABASE_URL": database_url, "CHAT_BACKEND": "openai", "OPENAI_BASE_URL": fake.base_url,
+            **os.environ, **deployed_environment(), "DATABASE_URL": database_url, "CHAT_BACKEND": "openai", "OPENAI_BASE_URL": fake.base_url,
             "OPENAI_API_KEY": "bench", "CHAT_MODEL": "bench", "RATE_LIMIT_ENABLED": "false",
             "LOG_LEVEL": "WARNING", "GUNICORN_BIND": f"127.0.0.1:{port}", "EMBEDDING_BACKEND": "none",
             "TASKS_BACKEND": "database",  # as in production, so that the task worker runs

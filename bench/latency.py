@@ -121,7 +121,9 @@ def queries(count: int, dims: int) -> list[tuple[str, list[float]]]:
     return found
 
 
-def vector_top10(vector: list[float], dims: int, exact: bool) -> tuple[list[int], float]:
+def vector_top10(
+    vector: list[float], dims: int, exact: bool, ef_search: int | None = None
+) -> tuple[list[int], float]:
     from django.db import connection, transaction
 
     from rag.retrieval import HNSW_EF_SEARCH
@@ -130,7 +132,7 @@ def vector_top10(vector: list[float], dims: int, exact: bool) -> tuple[list[int]
         if exact:
             cursor.execute("SET LOCAL enable_indexscan = off")
         else:
-            cursor.execute(f"SET LOCAL hnsw.ef_search = {HNSW_EF_SEARCH}")  # as retrieve() searches
+            cursor.execute(f"SET LOCAL hnsw.ef_search = {int(ef_search or HNSW_EF_SEARCH)}")  # as retrieve()
         began = time.perf_counter()
         cursor.execute(
             f"SELECT id FROM toolkit_chunks WHERE vector_dims(embedding) = {dims} "
@@ -141,7 +143,7 @@ def vector_top10(vector: list[float], dims: int, exact: bool) -> tuple[list[int]
         return ids, (time.perf_counter() - began) * 1000
 
 
-def measure(size: int, count: int, dims: int) -> dict:
+def measure(size: int, count: int, dims: int, ef_values: list[int]) -> dict:
     from rag import retrieval
 
     started = time.perf_counter()
@@ -151,6 +153,7 @@ def measure(size: int, count: int, dims: int) -> dict:
     vectors = dict(asked)
     retrieval.embed_query = vectors.__getitem__  # the synthetic query vectors stand in for a model
     hybrid, keyword, hnsw, exact, recall = [], [], [], [], []
+    by_ef = {ef: ([], []) for ef in ef_values}  # ef_search -> (ms, recall@10)
     for words, vector in asked:
         began = time.perf_counter()
         retrieval.retrieve(words, top_k=10)
@@ -163,6 +166,10 @@ def measure(size: int, count: int, dims: int) -> dict:
         truth, ms = vector_top10(vector, dims, exact=True)
         exact.append(ms)
         recall.append(len(set(approximate) & set(truth)) / len(truth))
+        for ef, (times, recalls) in by_ef.items():
+            found, ms = vector_top10(vector, dims, exact=False, ef_search=ef)
+            times.append(ms)
+            recalls.append(len(set(found) & set(truth)) / len(truth))
 
     def summary(values: list[float]) -> dict:
         return {"p50_ms": round(percentile(values, 50), 1), "p95_ms": round(percentile(values, 95), 1)}
@@ -175,6 +182,10 @@ def measure(size: int, count: int, dims: int) -> dict:
         "vector top-10, HNSW": summary(hnsw),
         "vector top-10, exact": summary(exact),
         "hnsw_recall@10": round(statistics.mean(recall), 4),
+        "hnsw_by_ef_search": {
+            str(ef): {**summary(times), "recall@10": round(statistics.mean(recalls), 4)}
+            for ef, (times, recalls) in by_ef.items()
+        },
     }
 
 
@@ -183,8 +194,10 @@ def main() -> None:
     parser.add_argument("--sizes", default="10000,100000")
     parser.add_argument("--queries", type=int, default=100)
     parser.add_argument("--dims", type=int, default=384)
+    parser.add_argument("--ef-search", default="", help="also measure HNSW top-10 at these ef_search values")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
+    ef_values = [int(v) for v in args.ef_search.split(",") if v]
     os.environ["EMBEDDING_DIMENSIONS"] = str(args.dims)
     random.seed(7)
     results = []
@@ -193,7 +206,7 @@ def main() -> None:
 
         settings.EMBEDDING_DIMENSIONS = args.dims
         for size in (int(s) for s in args.sizes.split(",")):
-            results.append(measure(size, args.queries, args.dims))
+            results.append(measure(size, args.queries, args.dims, ef_values))
             print(f"{size:,} chunks measured", flush=True)
     print(f"\n{args.queries} queries per size, {args.dims}-dim vectors, top 10\n")
     columns = ["hybrid", "keyword only", "vector top-10, HNSW", "vector top-10, exact"]
@@ -205,6 +218,9 @@ def main() -> None:
     for r in results:
         cells = " ".join(f"{r[c]['p50_ms']:>19} / {r[c]['p95_ms']:<8}" for c in columns)
         print(f"{r['chunks']:>9,} {r['build_s']:>8} {cells}  {r['hnsw_recall@10']:.4f}")
+        for ef, figures in r["hnsw_by_ef_search"].items():
+            print(f"          HNSW ef_search {ef:>4}: p50 {figures['p50_ms']} / p95 {figures['p95_ms']} ms, "
+                  f"recall@10 {figures['recall@10']:.4f}")  # fmt: skip
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(

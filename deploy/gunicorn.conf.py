@@ -12,11 +12,13 @@ import os
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 worker_class = "gthread"
 workers = int(os.environ.get("GUNICORN_WORKERS", "2"))  # one per core on the target 2-core VPS
-threads = int(os.environ.get("GUNICORN_THREADS", "64"))  # concurrent requests per worker
+threads = int(os.environ.get("GUNICORN_THREADS", "80"))  # concurrent requests per worker
 # Measured with bench/concurrency.py (figures in docs/benchmarks.md): streamed answers of 2 s of
 # model time, gunicorn + PostgreSQL + the fake model + the clients all on one 2-core machine.
 # Earlier, 20 answers opened at once: sync 2 workers 20.8 s wall clock (chats queue), gthread
-# 2 x 16 4.4 s. With 2 x 64 threads, 128 chats stream at once.
+# 2 x 16 4.4 s. With 2 x 64 threads, 128 chats stream at once, but then every thread holds a
+# stream and /health waits for one to end (bench/chat_load.py: /health max 3.2 s); 2 x 80 keeps
+# 32 threads for pages and probes at 128 streams.
 timeout = 120  # gthread: a worker is restarted only if its main loop stalls this long
 graceful_timeout = 30  # on restart/stop, streams in flight get this long to finish
 keepalive = 5

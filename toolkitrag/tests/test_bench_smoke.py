@@ -97,6 +97,27 @@ def test_concurrency_bench_streams_through_gunicorn(tmp_path):
     assert figures["memory"]["stack_pss_total_mb"] > 0
 
 
+def test_chat_load_bench_streams_and_probes_health_through_gunicorn(tmp_path):
+    out = tmp_path / "chat_load.json"
+    args = [
+        "--clients",
+        "2",
+        "--seconds",
+        "2",
+        "--warmup-seconds",
+        "1",
+        "--answer-seconds",
+        "0.2",
+        "--json",
+        str(out),
+    ]
+    result = run_bench("chat_load.py", *args)
+    assert result.returncode == 0, result.stderr[-3000:]
+    figures = json.loads(out.read_text())
+    assert figures["answers"] > 0 and figures["stream_5xx"] == 0 and figures["health_requests"] > 10
+    assert figures["worker_rss_end_mb"] and all(mb > 0 for mb in figures["worker_rss_end_mb"])
+
+
 @pytest.mark.skipif(not shutil.which("wrk"), reason="needs wrk (apt-get install wrk)")
 def test_health_bench_compares_with_a_bare_django(tmp_path):
     out = tmp_path / "health.json"

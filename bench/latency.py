@@ -124,15 +124,16 @@ def queries(count: int, dims: int) -> list[tuple[str, list[float]]]:
 def vector_top10(
     vector: list[float], dims: int, exact: bool, ef_search: int | None = None
 ) -> tuple[list[int], float]:
+    from django.conf import settings
     from django.db import connection, transaction
-
-    from rag.retrieval import HNSW_EF_SEARCH
 
     with transaction.atomic(), connection.cursor() as cursor:
         if exact:
             cursor.execute("SET LOCAL enable_indexscan = off")
         else:
-            cursor.execute(f"SET LOCAL hnsw.ef_search = {int(ef_search or HNSW_EF_SEARCH)}")  # as retrieve()
+            cursor.execute(
+                f"SET LOCAL hnsw.ef_search = {int(ef_search or settings.RAG_HNSW_EF_SEARCH)}"
+            )  # as retrieve()
         began = time.perf_counter()
         cursor.execute(
             f"SELECT id FROM toolkit_chunks WHERE vector_dims(embedding) = {dims} "

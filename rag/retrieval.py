@@ -27,9 +27,6 @@ BM25_K1 = 1.2
 BM25_B = 0.75
 HEADING_BOOST = 2  # extra occurrences counted for a term that appears in the heading path
 PRUNE_ABOVE_CHUNKS = 20_000  # from this many chunks on, candidates come from the rarer query terms
-# HNSW candidates per query (pgvector's default is 40): bench/latency.py measured recall@10 0.915
-# at 40 and 0.995 at 100 on 100k chunks, for about a millisecond more.
-HNSW_EF_SEARCH = 100
 
 
 @dataclass
@@ -219,7 +216,7 @@ def retrieve(
         if vector is not None:
             # Per query: a wider HNSW search than the default 40, and iterative scans so that
             # filtering to active versions still yields `pool` neighbours.
-            ef_search = max(pool, HNSW_EF_SEARCH)
+            ef_search = max(pool, settings.RAG_HNSW_EF_SEARCH)
             cursor.execute(
                 f"SET LOCAL hnsw.ef_search = {ef_search}; SET LOCAL hnsw.iterative_scan = relaxed_order"
             )

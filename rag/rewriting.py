@@ -35,8 +35,9 @@ def rule_based_rewrite(question: str, previous_questions: list[str]) -> str:
     return f"{previous_questions[-1]} {question}"[:1000]
 
 
-def rewrite_question(question: str, history: list[tuple[str, str]]) -> str:
-    """history: earlier (question, answer) pairs of this conversation, oldest first."""
+def rewrite_question(question: str, history: list[tuple[str, str]], deadline: float | None = None) -> str:
+    """history: earlier (question, answer) pairs of this conversation, oldest first; deadline: the
+    time.monotonic() by which the whole answer must be done (the rewrite spends from it)."""
     if not history:
         return question
     model = get_chat_model()
@@ -54,7 +55,8 @@ def rewrite_question(question: str, history: list[tuple[str, str]]) -> str:
                 {"role": "system", "content": REWRITE_PROMPT},
                 *conversation,
                 {"role": "user", "content": question},
-            ]
+            ],
+            deadline,
         )
     except ChatError as error:
         logger.warning("question rewrite fell back to the rule: %s", error)

@@ -94,3 +94,16 @@ def test_the_json_endpoint_fails_the_same_way_with_200_and_the_error(owner_clien
     response = post(owner_client, QUESTION, URL)
     assert response.status_code == 200
     assert_failed_cleanly(response.json(), "could not be read", time.monotonic() - began)
+
+
+def test_a_follow_up_spends_one_deadline_on_the_rewrite_and_the_answer(owner_client, faulty, settings):
+    first = post(owner_client, QUESTION, URL).json()
+    settings.CHAT_TIMEOUT = 1.8
+    faulty.script = [{"delay": 5}]  # the rewrite call stalls (read timeout 1.8 s, then the rule)
+    faulty.token_delay = 0.4
+    faulty.chat_reply = lambda messages: "word " * 50 + "[1]."
+    began = time.monotonic()
+    body = {"query": "and who approves it?", "conversation_id": first["conversation_id"]}
+    final = post(owner_client, body, URL).json()
+    assert "did not finish within" in final["error"]
+    assert time.monotonic() - began < DEADLINE + MARGIN  # not a deadline for each model call

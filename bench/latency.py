@@ -65,6 +65,7 @@ def build(size: int, dims: int) -> int:
     """A ready, active version with `size` synthetic chunks; returns its id."""
     from django.db import connection
 
+    from toolkit.ingestion import record_term_statistics
     from toolkit.models import Document, Toolkit
     from toolkit.vector_index import ensure_index, index_name
 
@@ -92,14 +93,14 @@ def build(size: int, dims: int) -> int:
                 "clusters": CLUSTERS,
             }
             cursor.execute(FILL, params)
-        cursor.execute(
-            "SELECT sum(length(search_vector)) FROM toolkit_chunks WHERE document_id = %s", [document.pk]
-        )
-        terms = cursor.fetchone()[0]
-    Document.objects.filter(pk=document.pk).update(chunk_count=size, term_total=terms)
+    record_term_statistics(document)  # as ingestion does: chunk and term counts, per-term frequencies
+    Document.objects.filter(pk=document.pk).update(
+        chunk_count=document.chunk_count, term_total=document.term_total
+    )
     ensure_index(dims)
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE toolkit_chunks")
+        cursor.execute("VACUUM ANALYZE toolkit_term_stats")
     return document.pk
 
 

@@ -72,9 +72,9 @@ stats AS (
 idf AS (
     SELECT t.term, df.n AS df, ln(1 + ((SELECT n FROM stats) - df.n + 0.5) / (df.n + 0.5)) AS w
     FROM terms t CROSS JOIN LATERAL (
-        SELECT count(*) AS n FROM toolkit_chunks c
-        WHERE c.document_id IN (SELECT id FROM scope)
-          AND c.search_vector @@ to_tsquery('simple', quote_literal(t.term))
+        -- document frequencies recorded at ingestion (toolkit_term_stats), summed over the scope
+        SELECT coalesce(sum(s.chunk_count), 0) AS n FROM toolkit_term_stats s
+        WHERE s.term = t.term AND s.document_id IN (SELECT id FROM scope)
     ) df
 ),
 match_terms AS (

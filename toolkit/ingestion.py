@@ -183,8 +183,18 @@ def write_chunks(document: Document, drafts: list[ChunkDraft], vectors: list | N
     record_term_statistics(document)
 
 
+TERM_STATISTICS_SQL = """
+INSERT INTO toolkit_term_stats (document_id, term, chunk_count)
+SELECT c.document_id, t.lexeme, count(*)
+FROM toolkit_chunks c CROSS JOIN LATERAL unnest(c.search_vector) AS t
+WHERE c.document_id = %s
+GROUP BY c.document_id, t.lexeme
+"""
+
+
 def record_term_statistics(document: Document) -> None:
-    """Store how many chunks and indexed terms the version has (BM25's corpus statistics)."""
+    """Store BM25's corpus statistics of the version: how many chunks and indexed terms it has,
+    and in how many chunks each term occurs."""
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT count(*), coalesce(sum(length(search_vector)), 0) "
@@ -192,6 +202,8 @@ def record_term_statistics(document: Document) -> None:
             [document.pk],
         )
         document.chunk_count, document.term_total = cursor.fetchone()
+        cursor.execute("DELETE FROM toolkit_term_stats WHERE document_id = %s", [document.pk])
+        cursor.execute(TERM_STATISTICS_SQL, [document.pk])
 
 
 def compare_with_active(document: Document, drafts: list[ChunkDraft]) -> dict:

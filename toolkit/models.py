@@ -151,6 +151,23 @@ class Chunk(models.Model):
         return HEADING_SEPARATOR.join(path)
 
 
+class TermStatistic(models.Model):
+    """How many of a version's chunks hold each indexed term: BM25's document frequencies,
+    summed over the versions searched instead of counted per question (which took most of a
+    keyword search's time on large collections: bench/latency.py)."""
+
+    document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="term_statistics")
+    term = models.TextField()
+    chunk_count = models.PositiveIntegerField()
+
+    class Meta:
+        db_table = "toolkit_term_stats"
+        constraints = [models.UniqueConstraint(fields=["term", "document"], name="toolkit_term_stats_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.term}: {self.chunk_count}"
+
+
 class EmbeddingCache(models.Model):
     """Vectors by (model, dimensions, content hash): unchanged text is never embedded twice."""
 

@@ -8,7 +8,7 @@ from django.db import connection
 from django.utils import timezone
 
 from toolkit import ingestion
-from toolkit.models import Chunk, Document, EmbeddingCache, Toolkit
+from toolkit.models import Chunk, Document, EmbeddingCache, TermStatistic, Toolkit
 from toolkit.tests.docx_factory import make_docx, toolkit_spec
 
 pytestmark = pytest.mark.django_db
@@ -42,6 +42,22 @@ def test_ingest_keyword_only_makes_chunks_with_heading_paths():
     assert all(c.embedding is None for c in chunks)
     assert (document.progress_done, document.progress_total) == (4, 4)
     assert document.title == "Community Toolkit"
+
+
+def test_term_document_frequencies_are_recorded_with_the_chunks():
+    document = ingest(make_docx(toolkit_spec()))
+    recorded = dict(TermStatistic.objects.filter(document=document).values_list("term", "chunk_count"))
+    assert len(recorded) > 20
+    for term in ("budget", "plan", "evalu"):  # stemmed, as the tsvectors hold them
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM toolkit_chunks WHERE document_id = %s "
+                "AND search_vector @@ to_tsquery('simple', %s)",
+                [document.pk, term],
+            )
+            assert recorded[term] == cursor.fetchone()[0] > 0
+    document.delete()
+    assert not TermStatistic.objects.exists()
 
 
 def test_full_text_search_vector_is_maintained_by_the_database():

@@ -17,7 +17,6 @@ Targets: 0 5xx; RSS growth under 10% over the run (docs/reliability.md).
 import argparse
 import json
 import os
-import subprocess
 import sys
 import threading
 import time
@@ -78,42 +77,8 @@ def main() -> None:
     args = parser.parse_args()
 
     with throwaway_database() as tmp:
-        from django.core.management import call_command
-        from django.db import connections
-
-        from accounts.models import User
-        from toolkitrag.embedded_db import server
-        from toolkitrag.testing.fake_openai import FakeOpenAI
-
-        call_command(
-            "ingest", str(ROOT / "demo" / "community-resilience-toolkit.docx"), "--toolkit", "Demo",
-            "--version-tag", "1", "--activate", stdout=open(os.devnull, "w"),  # noqa: SIM115
-        )  # fmt: skip
-        User.objects.create_user("bench", "bench@example.org", "bench-pass-123")
-        fake = FakeOpenAI().start()
-        fake.token_delay = args.answer_seconds / concurrency.TOKENS
-        fake.chat_reply = lambda messages: " ".join(["word"] * (concurrency.TOKENS - 1)) + " [1]."
-        database_url = server.ensure_running(tmp / "pgdata").database_url("toolkitrag")
-        connections.close_all()
-
-        port = concurrency.free_port()
-        env = {
-            **os.environ, **concurrency.deployed_environment(), "DATABASE_URL": database_url, "CHAT_BACKEND": "openai", "OPENAI_BASE_URL": fake.base_url,
-            "OPENAI_API_KEY": "bench", "CHAT_MODEL": "bench", "RATE_LIMIT_ENABLED": "false",
-            "LOG_LEVEL": "WARNING", "GUNICORN_BIND": f"127.0.0.1:{port}", "EMBEDDING_BACKEND": "none",
-            "TASKS_BACKEND": "database",
-        }  # fmt: skip
-        gunicorn = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "deploy" / "gunicorn.conf.py"), "toolkitrag.wsgi"],
-            cwd=ROOT, env=env, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        worker = subprocess.Popen(
-            [sys.executable, "manage.py", "db_worker", "--no-reload"], cwd=ROOT, env=env,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
+        fake, gunicorn, worker, url = concurrency.start_stack(tmp, args.answer_seconds)
         try:
-            url = f"http://127.0.0.1:{port}"
-            concurrency.wait_until_up(url, gunicorn)
             opener, csrf = concurrency.logged_in(url)
             idle = worker_rss_mb(gunicorn.pid)
             concurrency.Level(opener, url, csrf, args.clients, args.warmup_seconds).run()

@@ -104,6 +104,54 @@ def logged_in(url: str) -> tuple[urllib.request.OpenerDirector, str]:
     return opener, next(c.value for c in jar if c.name == "csrftoken")
 
 
+def start_stack(tmp: Path, answer_seconds: float):
+    """In the throwaway database: the demo toolkit and a user "bench"; then a local model that
+    streams every answer as TOKENS tokens over `answer_seconds`, gunicorn as deployed (its
+    config and the unit's environment) and a task worker. Returns (model, gunicorn, worker, url)."""
+    from django.core.management import call_command
+    from django.db import connections
+
+    from accounts.models import User
+    from toolkitrag.embedded_db import server
+    from toolkitrag.testing.fake_openai import FakeOpenAI
+
+    call_command(
+        "ingest", str(ROOT / "demo" / "community-resilience-toolkit.docx"), "--toolkit", "Demo",
+        "--version-tag", "1", "--activate", stdout=open(os.devnull, "w"),  # noqa: SIM115
+    )  # fmt: skip
+    User.objects.create_user("bench", "bench@example.org", "bench-pass-123")
+    fake = FakeOpenAI().start()
+    fake.token_delay = answer_seconds / TOKENS
+    fake.chat_reply = lambda messages: " ".join(["word"] * (TOKENS - 1)) + " [1]."
+    database_url = server.ensure_running(tmp / "pgdata").database_url("toolkitrag")
+    connections.close_all()
+
+    port = free_port()
+    env = {
+        **os.environ, **deployed_environment(), "DATABASE_URL": database_url, "CHAT_BACKEND": "openai",
+        "OPENAI_BASE_URL": fake.base_url, "OPENAI_API_KEY": "bench", "CHAT_MODEL": "bench",
+        "RATE_LIMIT_ENABLED": "false", "LOG_LEVEL": "WARNING", "GUNICORN_BIND": f"127.0.0.1:{port}",
+        "EMBEDDING_BACKEND": "none", "TASKS_BACKEND": "database",  # as in production: the worker runs
+    }  # fmt: skip
+    gunicorn = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "deploy" / "gunicorn.conf.py"), "toolkitrag.wsgi"],
+        cwd=ROOT, env=env, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    worker = subprocess.Popen(
+        [sys.executable, "manage.py", "db_worker", "--no-reload"], cwd=ROOT, env=env,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_up(url, gunicorn)
+    except RuntimeError:
+        for process in (gunicorn, worker):
+            process.terminate()
+        fake.stop()
+        raise
+    return fake, gunicorn, worker, url
+
+
 class Level:
     """N clients, each streaming one answer after another until the deadline."""
 
@@ -173,50 +221,17 @@ def main() -> None:
     levels = [int(n) for n in args.levels.split(",")]
 
     with throwaway_database() as tmp:
-        from django.core.management import call_command
-        from django.db import connections
         from django.db.models import F
 
-        from accounts.models import User
         from rag.models import Message
-        from toolkitrag.embedded_db import server
-        from toolkitrag.testing.fake_openai import FakeOpenAI
 
         if args.chunks:
             from latency import build
 
             build(args.chunks, 384)
-        call_command(
-            "ingest", str(ROOT / "demo" / "community-resilience-toolkit.docx"), "--toolkit", "Demo",
-            "--version-tag", "1", "--activate", stdout=open(os.devnull, "w"),  # noqa: SIM115
-        )  # fmt: skip
-        User.objects.create_user("bench", "bench@example.org", "bench-pass-123")
-        fake = FakeOpenAI().start()
-        fake.token_delay = args.answer_seconds / TOKENS
-        fake.chat_reply = lambda messages: " ".join(["word"] * (TOKENS - 1)) + " [1]."
-        postgres = server.ensure_running(tmp / "pgdata")
-        database_url = postgres.database_url("toolkitrag")
-        connections.close_all()
-
-        port = free_port()
-        env = {
-            **os.environ, **deployed_environment(), "DATABASE_URL": database_url, "CHAT_BACKEND": "openai", "OPENAI_BASE_URL": fake.base_url,
-            "OPENAI_API_KEY": "bench", "CHAT_MODEL": "bench", "RATE_LIMIT_ENABLED": "false",
-            "LOG_LEVEL": "WARNING", "GUNICORN_BIND": f"127.0.0.1:{port}", "EMBEDDING_BACKEND": "none",
-            "TASKS_BACKEND": "database",  # as in production, so that the task worker runs
-        }  # fmt: skip
-        gunicorn = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "deploy" / "gunicorn.conf.py"), "toolkitrag.wsgi"],
-            cwd=ROOT, env=env, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        worker = subprocess.Popen(
-            [sys.executable, "manage.py", "db_worker"], cwd=ROOT, env=env,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
+        fake, gunicorn, worker, url = start_stack(tmp, args.answer_seconds)
         results, memory = [], {}
         try:
-            url = f"http://127.0.0.1:{port}"
-            wait_until_up(url, gunicorn)
             opener, csrf = logged_in(url)
             Level(opener, url, csrf, 1, 0.1).run()  # one answer: every worker's code paths loaded
             workers = children(gunicorn.pid)

@@ -375,25 +375,10 @@ def _int(value: str | None) -> int | None:
 
 def parse_docx(source: Path | BinaryIO, fallback_title: str = "") -> ParsedDocument:
     """Parse a validated .docx (a path or an open binary file); raise DocxRejected if unreadable."""
+    document, parser, title = _open_package(source)
     try:
-        try:
-            document = docx.Document(str(source) if isinstance(source, Path) else source)
-            parser = _Parser(document)  # reads the styles, numbering and notes parts
-            title = clean(document.core_properties.title or "")
-        except (AttributeError, TypeError, IndexError) as error:
-            # python-docx meeting package parts of an unexpected shape (a lost content type
-            # makes a styles part a generic Part, a relationships part has another root); the
-            # walk of the body below is our own code and still fails loudly.
-            raise DocxRejected(f"The document is damaged and cannot be read ({error}).") from None
         parser.walk(document.element.body)
-    except KeyError as error:
-        if "officeDocument" in str(error) and _is_strict(source):
-            raise DocxRejected(
-                "This document is saved as 'Strict Open XML', which cannot be read. "
-                "Save it as a normal Word Document (.docx) and upload that."
-            ) from None
-        raise DocxRejected(f"The document is damaged (a part is missing: {error}).") from None
-    except (PackageNotFoundError, *DAMAGED) as error:
+    except (KeyError, *DAMAGED) as error:
         raise DocxRejected(f"The document is damaged and cannot be read ({error}).") from None
     if not parser.blocks:
         raise DocxRejected("The document has no text to index (it is empty or holds only images).")
@@ -401,6 +386,26 @@ def parse_docx(source: Path | BinaryIO, fallback_title: str = "") -> ParsedDocum
         first_heading = next((b.text for b in parser.blocks if b.kind == "heading"), "")
         title = first_heading or fallback_title
     return ParsedDocument(title=title[:300], blocks=parser.blocks)
+
+
+def _open_package(source: Path | BinaryIO) -> tuple:
+    """python-docx's document, a parser that has read its styles, numbering and notes parts, and
+    the core-properties title; DocxRejected when any of that cannot be read."""
+    try:
+        document = docx.Document(str(source) if isinstance(source, Path) else source)
+        return document, _Parser(document), clean(document.core_properties.title or "")
+    except KeyError as error:
+        if "officeDocument" in str(error) and _is_strict(source):
+            raise DocxRejected(
+                "This document is saved as 'Strict Open XML', which cannot be read. "
+                "Save it as a normal Word Document (.docx) and upload that."
+            ) from None
+        raise DocxRejected(f"The document is damaged (a part is missing: {error}).") from None
+    except (PackageNotFoundError, AttributeError, TypeError, IndexError, *DAMAGED) as error:
+        # AttributeError/TypeError/IndexError: python-docx meeting package parts of an unexpected
+        # shape (a lost content type makes the styles part a generic Part, a relationships part
+        # has another root). The walk of the body is our own code: there they stay crashes.
+        raise DocxRejected(f"The document is damaged and cannot be read ({error}).") from None
 
 
 def _is_strict(source: Path | BinaryIO) -> bool:

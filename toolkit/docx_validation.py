@@ -27,7 +27,6 @@ TEMPLATE_MAINS = (
 )
 OFFICE_DOCUMENT_REL = "/officeDocument"  # transitional and strict relationship types both end so
 
-# Limits on what the zip may declare. Real toolkits are far below them.
 # What a damaged package raises, from the zip layer (bad CRC, corrupt deflate streams, zip
 # features Python lacks, undecodable names) to the XML layer (syntax, unknown encodings).
 DAMAGED = (
@@ -35,6 +34,7 @@ DAMAGED = (
     ElementTree.ParseError, etree.LxmlError,
 )  # fmt: skip
 
+# Limits on what the zip may declare. Real toolkits are far below them.
 MAX_MEMBERS = 5000
 MAX_MEMBER_BYTES = 256 * 1024 * 1024
 MAX_TOTAL_BYTES = 512 * 1024 * 1024

@@ -14,6 +14,7 @@ from django.shortcuts import render
 from django_ratelimit.core import get_usage
 
 from accounts.client_ip import client_ip
+from toolkitrag.views import service_unavailable
 
 
 def by_ip(group: str, request: HttpRequest) -> str:
@@ -46,16 +47,6 @@ def too_many_requests(request: HttpRequest, retry_after: int) -> HttpResponse:
     return response
 
 
-def rate_limits_unavailable(request: HttpRequest) -> HttpResponse:
-    message = "This service is briefly unavailable. Please try again in a minute."
-    if request.path.startswith("/api/") or "application/json" in request.headers.get("Accept", ""):
-        response = JsonResponse({"error": message}, status=503)
-    else:
-        response = render(request, "503.html", {"message": message}, status=503)
-    response["Retry-After"] = "60"
-    return response
-
-
 def rate_limit(
     group: str,
     rate: Callable[[str, HttpRequest], str],
@@ -75,7 +66,9 @@ def rate_limit(
                     request, group=group, key=key, rate=rate, method=list(methods), increment=True
                 )
                 if usage is not None and usage["limit"] == 0 and usage["time_left"] == -1:  # cache down
-                    return rate_limits_unavailable(request)  # CACHE_FAILURE_POLICY=closed
+                    # CACHE_FAILURE_POLICY=closed
+                    message = "This service is briefly unavailable. Please try again in a minute."
+                    return service_unavailable(request, message, retry_after=60)
                 if usage is not None and usage["should_limit"]:
                     return too_many_requests(request, usage["time_left"])
             return view(request, *args, **kwargs)

@@ -7,8 +7,9 @@ itself once it is back, so the app needs no restart. Meanwhile /ready answers 50
 import logging
 
 from django.db import InterfaceError, OperationalError
-from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.http import HttpRequest, HttpResponse
+
+from toolkitrag.views import service_unavailable
 
 logger = logging.getLogger(__name__)
 
@@ -27,10 +28,4 @@ class DatabaseOutageMiddleware:
             return None
         logger.warning("database unavailable: %s", (str(exception).strip() or type(exception).__name__)[:200])
         message = "The database is unavailable for a moment. Please try again in a few seconds."
-        if request.path.startswith("/api/"):
-            response = JsonResponse({"error": message}, status=503)
-        else:
-            # A page of its own: base.html would ask the database who the user is.
-            response = render(request, "503.html", {"message": message}, status=503)
-        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
-        return response
+        return service_unavailable(request, message, RETRY_AFTER_SECONDS)

@@ -1,5 +1,7 @@
 """What /ready checks: the database answers, pgvector is installed, no migration is pending."""
 
+from django.conf import settings
+from django.core.cache import cache
 from django.db import DatabaseError, connection
 from django.db.migrations.executor import MigrationExecutor
 
@@ -28,9 +30,6 @@ def readiness_problems() -> list[str]:
 
 def readiness_warnings() -> list[str]:
     """What works in a degraded way: not a reason to take the instance out of service."""
-    from django.conf import settings
-    from django.core.cache import cache
-
     client = getattr(cache, "client", None)  # django-redis
     if client is None:
         return []

@@ -35,6 +35,17 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
     return render(request, "403_csrf.html", status=403)
 
 
+def service_unavailable(request: HttpRequest, message: str, retry_after: int) -> HttpResponse:
+    """503 with Retry-After, as JSON for the API. Its page is standalone: base.html would ask the
+    database who the user is, and the database may be what is missing."""
+    if request.path.startswith("/api/") or "application/json" in request.headers.get("Accept", ""):
+        response = JsonResponse({"error": message}, status=503)
+    else:
+        response = render(request, "503.html", {"message": message}, status=503)
+    response["Retry-After"] = str(retry_after)
+    return response
+
+
 def bad_request(request: HttpRequest, exception=None) -> HttpResponse:
     if request.path.startswith("/api/"):
         return JsonResponse({"error": "Bad request."}, status=400)

@@ -91,6 +91,14 @@ def staff_user(django_user_model):
 
 
 @pytest.fixture
+def toolkit_document(db):
+    """The small community toolkit of rag/tests/conftest.py, ingested and active."""
+    from rag.tests.conftest import ingest_toolkit
+
+    return ingest_toolkit()
+
+
+@pytest.fixture
 def owner_client(client, owner):
     client.force_login(owner)
     return client

@@ -35,13 +35,6 @@ def redis_down(settings):
     settings.RATE_LIMIT_RAG_REQUESTS = 2
 
 
-@pytest.fixture
-def toolkit_document(db):
-    from rag.tests.conftest import ingest_toolkit
-
-    return ingest_toolkit()
-
-
 def login(client, password):
     return client.post(reverse("login"), {"username": "owner", "password": password})
 

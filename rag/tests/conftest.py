@@ -1,7 +1,5 @@
 import io
 
-import pytest
-
 from toolkit import ingestion
 from toolkit.models import Toolkit
 from toolkit.tests.docx_factory import make_docx
@@ -48,8 +46,3 @@ def ingest_toolkit(spec=TOOLKIT, version="v1", name="Community Toolkit", activat
         activate=activate,
     )
     return ingestion.ingest(document)
-
-
-@pytest.fixture
-def toolkit_document(db):
-    return ingest_toolkit()

@@ -37,8 +37,3 @@ def plan(owner):
 
 def item_texts(plan: StrategyPlan) -> list[str]:
     return list(plan.items.values_list("text", flat=True))
-
-
-@pytest.fixture
-def toolkit_document(db):
-    return ingest_toolkit()

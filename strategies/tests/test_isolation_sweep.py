@@ -7,35 +7,20 @@ until the sweep is told which of the owner's objects to put there.
 import json
 
 import pytest
-from django.urls import URLPattern, URLResolver, get_resolver
 
 from rag.tests.conftest import ingest_toolkit
 from strategies.models import ItemCitation, PlanItem, StrategyPlan
 from strategies.tests.conftest import answered, item_texts
+from toolkitrag.testing.url_sweep import all_routes, fill
 
 pytestmark = pytest.mark.django_db
 
 METHODS = ["get", "post", "put", "patch", "delete"]
 
 
-def plan_patterns(resolver: URLResolver | None = None, prefix: str = ""):
+def plan_patterns():
     """(route, pattern) for every URL served by a view of the strategies app."""
-    found = []
-    for entry in (resolver or get_resolver()).url_patterns:
-        route = prefix + str(entry.pattern)
-        if isinstance(entry, URLResolver):
-            found += plan_patterns(entry, route)
-        elif isinstance(entry, URLPattern) and entry.callback.__module__.startswith("strategies."):
-            found.append((route, entry))
-    return found
-
-
-def fill(route: str, values: dict) -> str:
-    url = route
-    for name, value in values.items():
-        url = url.replace(f"<int:{name}>", str(value)).replace(f"<str:{name}>", str(value))
-    assert "<" not in url, f"the sweep does not know what to put in {url}: add the parameter to the sweep"
-    return "/" + url
+    return [(route, p) for route, p in all_routes() if p.callback.__module__.startswith("strategies.")]
 
 
 @pytest.fixture

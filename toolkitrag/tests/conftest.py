@@ -1,10 +1,12 @@
 """The first user's data that the access sweeps try to reach as someone else."""
 
 import pytest
+from django.contrib.contenttypes.models import ContentType
 
-from rag.models import Conversation, Feedback
+from rag.models import Conversation, Feedback, Message
 from strategies.models import PlanItem, StrategyPlan
 from strategies.tests.conftest import answered
+from toolkit.models import Chunk
 
 
 @pytest.fixture
@@ -17,4 +19,19 @@ def first_users_data(owner):
     feedback = Feedback.objects.create(message=message, user=owner, rating=-1, comment="owner-secret-comment")
     plan = StrategyPlan.objects.create(owner=owner, title="owner-secret-plan", summary="owner-secret-summary")
     item = PlanItem.objects.create(plan=plan, position=1, kind="goal", text="owner-secret-item")
-    return {"document": document, "message": message, "feedback": feedback, "plan": plan, "item": item}
+    url_values = {  # what the URL sweeps put in each URL parameter: the first user's objects
+        "conversation_id": message.conversation_id,
+        "message_id": message.pk,
+        "feedback_id": feedback.pk,
+        "plan_id": plan.pk,
+        "item_id": item.pk,
+        "chunk_id": Chunk.objects.filter(document=document).first().pk,
+        "extension": "md",
+        "object_id": message.pk,  # admin change/delete/history pages
+        "id": owner.pk,  # the admin's password change page
+        "content_type_id": ContentType.objects.get_for_model(Message).pk,
+        "app_label": "rag",
+        "url": "no-such-page/",  # the admin's catch-all
+    }
+    return {"document": document, "message": message, "feedback": feedback, "plan": plan, "item": item,
+            "url_values": url_values}  # fmt: skip

@@ -7,43 +7,20 @@ A new kind of URL parameter fails the sweep until it is told which object to put
 """
 
 import json
-import re
 
 import pytest
-from django.contrib.contenttypes.models import ContentType
 from django.test import Client
-from django.urls import URLResolver, get_resolver
 
 from rag.models import Conversation, Feedback, Message
 from strategies.models import PlanItem, StrategyPlan
 from toolkit.models import Chunk, Document
+from toolkitrag.testing.url_sweep import all_routes, fill
 
 pytestmark = pytest.mark.django_db
 
 PUBLIC = {"", "health", "ready", "auth/register", "auth/login", "auth/logout", "admin/login/",
           "admin/logout/", "admin/jsi18n/"}  # fmt: skip
 SHARED_CONTENT = {"toolkit/source/<int:chunk_id>"}  # the toolkit itself: every signed-in user reads it
-PARAMETER = re.compile(r"<(?:\w+:)?(\w+)>|\(\?P<(\w+)>[^)]*\)")
-
-
-def all_routes(resolver: URLResolver | None = None, prefix: str = "") -> list[str]:
-    routes = []
-    for entry in (resolver or get_resolver()).url_patterns:
-        route = prefix + str(entry.pattern)
-        if isinstance(entry, URLResolver):
-            routes += all_routes(entry, route)
-        else:
-            routes.append(route)
-    return routes
-
-
-def fill(route: str, values: dict) -> str:
-    def value(match: re.Match) -> str:
-        name = match.group(1) or match.group(2)
-        assert name in values, f"the sweep does not know what to put in <{name}> of {route}: add it"
-        return str(values[name])
-
-    return "/" + PARAMETER.sub(value, route).lstrip("^").removesuffix("$").replace("\\Z", "")
 
 
 def snapshot(owner) -> list:
@@ -80,28 +57,14 @@ def test_every_url_keeps_the_first_users_data_and_the_admin_closed(
 ):
     data = first_users_data
     message = data["message"]
-    values = {
-        "conversation_id": message.conversation_id,
-        "message_id": message.pk,
-        "feedback_id": data["feedback"].pk,
-        "plan_id": data["plan"].pk,
-        "item_id": data["item"].pk,
-        "chunk_id": Chunk.objects.first().pk,
-        "extension": "md",
-        "object_id": message.pk,
-        "id": owner.pk,
-        "content_type_id": ContentType.objects.get_for_model(Message).pk,
-        "app_label": "rag",
-        "url": "no-such-page/",
-    }
     secrets = ["owner-secret", message.answer[:60], owner.email]
     user = {"anonymous": None, "second user": second_user, "staff without permissions": staff_user}[role]
     before = snapshot(owner)
-    routes = all_routes()
+    routes = [route for route, _ in all_routes()]
     assert len(routes) > 100 and "api/plans/<int:plan_id>/items/<int:item_id>/" in routes
     checked = 0
     for route in routes:
-        url = fill(route, values)
+        url = fill(route, data["url_values"])
         for method, kwargs in requests_for(url):
             client = Client()
             if user is not None:

@@ -9,7 +9,8 @@ from django.contrib.sessions.models import Session
 from django.test import Client
 
 from conftest import PASSWORD
-from toolkitrag.tests.test_access_sweep import all_routes, fill, snapshot
+from toolkitrag.testing.url_sweep import all_routes, fill
+from toolkitrag.tests.test_access_sweep import snapshot
 
 pytestmark = pytest.mark.django_db
 
@@ -46,16 +47,10 @@ def test_every_state_changing_request_without_a_csrf_token_is_refused(
     user = (
         owner if who == "owner" else django_user_model.objects.create_superuser("root", "r@example.org", "x")
     )
-    values = {
-        "conversation_id": data["message"].conversation_id, "message_id": data["message"].pk,
-        "feedback_id": data["feedback"].pk, "plan_id": data["plan"].pk, "item_id": data["item"].pk,
-        "chunk_id": 1, "extension": "md", "object_id": data["message"].pk, "id": owner.pk,
-        "content_type_id": 1, "app_label": "rag", "url": "x/",
-    }  # fmt: skip
     before = snapshot(owner)
     refused = 0
-    for route in all_routes():
-        url = fill(route, values)
+    for route, _ in all_routes():
+        url = fill(route, data["url_values"])
         for method in ("post", "put", "patch", "delete"):
             client = Client(enforce_csrf_checks=True)
             client.force_login(user)

@@ -12,6 +12,7 @@ import random
 import re
 import threading
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 WORD = re.compile(r"\w+")
@@ -54,6 +55,9 @@ class FakeOpenAI:
         self.dimensions = dimensions
         self.chat_reply = default_reply  # messages -> answer text
         self.token_delay = 0.0  # seconds between streamed tokens
+        # Called with a token's index before it is streamed; a test can hold the model back until
+        # the client has seen the tokens before it (a streaming check that no machine load breaks).
+        self.before_token: Callable[[int], None] | None = None
         self.requests: list[dict] = []  # every request body, in order
         self.script: list[
             dict
@@ -180,6 +184,8 @@ class FakeOpenAI:
                     if step.get("cut_after") is not None and i >= step["cut_after"]:
                         self.close_connection = True
                         return  # hang up mid-stream: no final chunk, no terminating zero-size chunk
+                    if fake.before_token is not None:
+                        fake.before_token(i)
                     if fake.token_delay:
                         time.sleep(fake.token_delay)
                     if step.get("malformed_after") is not None and i >= step["malformed_after"]:

@@ -13,7 +13,10 @@ pytestmark = pytest.mark.django_db
 
 QUESTION = {"query": "How often is the budget reviewed?"}
 DEADLINE = 2.0
-MARGIN = 1.5  # retrieval, the request itself, one token's gap after the deadline
+# Every scripted fault would hold an answer for 30 s or more if it were waited out; an answer that
+# ends within BOUND was cut short by the rules. BOUND sits far above DEADLINE so that a busy
+# machine (CI beside other work) cannot fail these tests, and far below the faults.
+BOUND = 20.0
 
 
 @pytest.fixture
@@ -37,7 +40,7 @@ def assert_failed_cleanly(final: dict, expected: str, elapsed: float) -> None:
     assert expected in final["error"]
     assert final["sources"] and final["sources"][0]["heading_path"] == ["1 Planning", "1.1 Budget"]
     assert expected in Message.objects.get(pk=final["message_id"]).error
-    assert elapsed < DEADLINE + MARGIN
+    assert elapsed < BOUND
 
 
 @pytest.mark.parametrize(
@@ -46,7 +49,7 @@ def assert_failed_cleanly(final: dict, expected: str, elapsed: float) -> None:
         ([{"status": 500}] * 3, "The language model failed (HTTP 500)."),
         ([{"status": 429}] * 3, "busy (rate limited)"),
         ([{"status": 429, "retry_after": 30}], "Please try again in 30 seconds."),
-        ([{"delay": 5}], "did not answer within 1 seconds"),
+        ([{"delay": 60}], "did not answer within 1 seconds"),
         ([{"cut_after": 3}], "connection to the language model was lost"),
         ([{"malformed_after": 2}], "sent a reply that could not be read"),
         ([{"html": True}], "sent a reply that could not be read"),
@@ -62,7 +65,7 @@ def test_model_failures_end_in_time_with_a_message_and_the_sources(owner_client,
 def test_a_retry_after_the_deadline_cannot_afford_is_not_waited_for(owner_client, faulty):
     faulty.script = [{}, {"status": 429, "retry_after": 30}]
     final, _, elapsed = ask_streamed(owner_client)
-    assert elapsed < 1.0
+    assert elapsed < BOUND
     assert len(faulty.chat_requests()) == 1  # no retry: it would have held the worker 30 s
 
 
@@ -75,7 +78,7 @@ def test_a_short_retry_after_is_honoured_and_the_answer_arrives(owner_client, fa
 
 def test_a_model_that_trickles_tokens_is_stopped_at_the_deadline(owner_client, faulty):
     faulty.token_delay = 0.4  # each gap is under the read timeout: only the deadline stops it
-    faulty.chat_reply = lambda messages: "word " * 50 + "[1]."
+    faulty.chat_reply = lambda messages: "word " * 200 + "[1]."  # 80 s if it were waited out
     final, tokens, elapsed = ask_streamed(owner_client)
     assert_failed_cleanly(final, f"did not finish within {DEADLINE:g} seconds", elapsed)
     assert tokens and final["answer"] == "".join(tokens)  # what arrived is kept with the error
@@ -98,12 +101,15 @@ def test_the_json_endpoint_fails_the_same_way_with_200_and_the_error(owner_clien
 
 def test_a_follow_up_spends_one_deadline_on_the_rewrite_and_the_answer(owner_client, faulty, settings):
     first = post(owner_client, QUESTION, URL).json()
-    settings.CHAT_TIMEOUT = 1.8
-    faulty.script = [{"delay": 5}]  # the rewrite call stalls (read timeout 1.8 s, then the rule)
-    faulty.token_delay = 0.4
-    faulty.chat_reply = lambda messages: "word " * 50 + "[1]."
+    asked = len(faulty.chat_requests())
+    settings.CHAT_TIMEOUT = 10 * DEADLINE  # only the deadline can end the stalled rewrite
+    faulty.script = [{"delay": 60}]  # the rewrite call stalls until the deadline has passed
     began = time.monotonic()
     body = {"query": "and who approves it?", "conversation_id": first["conversation_id"]}
     final = post(owner_client, body, URL).json()
+    assert time.monotonic() - began < BOUND
     assert "did not finish within" in final["error"]
-    assert time.monotonic() - began < DEADLINE + MARGIN  # not a deadline for each model call
+    # The rewrite spent the whole deadline, so the answer was not even asked for: with a deadline
+    # per call, the model would have been given a fresh one for it.
+    assert len(faulty.chat_requests()) == asked + 1
+    assert final["sources"]  # retrieval still ran on the question as asked

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Back up ToolkitRAG: database (pg_dump) + uploaded files + manifest, then prune old backups and
-# run BACKUP_POST_HOOK (off-site copy) if set. Run daily by toolkitrag-backup.timer or cron.
-# Usage: backup-database.sh [label]
+# Back up ToolkitRAG (manage.py backup): the database and/or the uploaded files, with a manifest;
+# then prune old backups and run BACKUP_POST_HOOK (off-site copy) if set. toolkitrag-backup.service
+# runs `backup-database.sh scheduled auto` daily: the database every day, the uploaded files too
+# every BACKUP_FILES_INTERVAL_DAYS.
+# Usage: backup-database.sh [label] [mode]     mode: all (default), database, files or auto
+#   e.g. backup-database.sh pre-upgrade        (the label is kept as given in the manifest)
 set -euo pipefail
 APP_DIR=${APP_DIR:-/srv/toolkitrag/app}
 VENV=${VENV:-/srv/toolkitrag/venv}
@@ -9,7 +12,8 @@ ENV_FILE=${TOOLKITRAG_ENV_FILE:-/etc/toolkitrag/toolkitrag.env}
 SERVICE_USER=${SERVICE_USER:-toolkitrag}
 
 label=${1:-}
-args=()
+mode=${2:-all}
+args=(--mode "$mode")
 if [ -n "$label" ]; then args+=(--label "$label"); fi
 
 cd "$APP_DIR"

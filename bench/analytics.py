@@ -67,20 +67,24 @@ def seed(messages: int) -> int:
     from django.utils import timezone
 
     from rag.models import Conversation
-    from toolkit import ingestion
-    from toolkit.models import Document, Toolkit
+    from toolkit import ingestion, uploads
+    from toolkit.models import Toolkit, ToolkitVersion
 
     kit = Toolkit.objects.create(name="Community Resilience Toolkit")
     versions = []
     for tag in ("2026.1", "2026.2"):
         with open(ROOT / "demo" / "community-resilience-toolkit.docx", "rb") as stream:
-            document = ingestion.create_document(
+            document = uploads.create_version(
                 toolkit=kit, version_tag=tag, stream=stream, filename="kit.docx", activate=True
             )
         versions.append(ingestion.ingest(document))
     # As in real life: the first version went live when the log starts, the second half-way.
-    Document.objects.filter(pk=versions[0].pk).update(activated_at=timezone.now() - dt.timedelta(days=120))
-    Document.objects.filter(pk=versions[1].pk).update(activated_at=timezone.now() - dt.timedelta(days=60))
+    ToolkitVersion.objects.filter(pk=versions[0].pk).update(
+        activated_at=timezone.now() - dt.timedelta(days=120)
+    )
+    ToolkitVersion.objects.filter(pk=versions[1].pk).update(
+        activated_at=timezone.now() - dt.timedelta(days=60)
+    )
     User = get_user_model()
     users = User.objects.bulk_create(
         [User(username=f"bench-user-{i}", email=f"bench-{i}@example.org") for i in range(50)]

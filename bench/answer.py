@@ -93,7 +93,7 @@ def run(args) -> None:
     from rag.models import Message
     from rag.questions import ask
     from rag.retrieval import retrieve
-    from toolkit import ingestion
+    from toolkit import ingestion, uploads
     from toolkit.models import Chunk, Toolkit
     from toolkitrag.testing.fake_openai import FakeOpenAI
 
@@ -110,7 +110,7 @@ def run(args) -> None:
     inside, outside = data[: args.articles], data[args.articles :]
     started = time.perf_counter()
     for article in inside:  # one toolkit per article: each has its own active version
-        document = ingestion.create_document(
+        document = uploads.create_version(
             toolkit=Toolkit.objects.create(name=article["title"].replace("_", " ")),
             version_tag="squad-dev",
             stream=io.BytesIO(article_docx(article)),

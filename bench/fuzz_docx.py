@@ -58,7 +58,7 @@ def main() -> int:
 
     from toolkit.chunking import chunk_blocks
     from toolkit.docx_validation import DocxRejected
-    from toolkit.ingestion import check_upload
+    from toolkit.uploads import check_upload
     from toolkitrag.testing.docx_mutations import mutate
 
     files = sorted(args.corpus.glob("*.docx"))

@@ -168,7 +168,7 @@ def step_embed(path: str, changed_path: str) -> dict:
 def _embed_runs(path: str, changed_path: str) -> dict:
     from django.conf import settings
 
-    from toolkit import ingestion
+    from toolkit import ingestion, uploads
     from toolkit.models import Toolkit
     from toolkitrag.testing.fake_openai import FakeOpenAI
 
@@ -183,7 +183,7 @@ def _embed_runs(path: str, changed_path: str) -> dict:
         ("one section changed", changed_path),
     ):
         with open(source, "rb") as stream:
-            document = ingestion.create_document(
+            document = uploads.create_version(
                 toolkit=toolkit, version_tag=label, stream=stream, filename=Path(source).name
             )
         started = time.perf_counter()

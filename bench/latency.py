@@ -65,12 +65,12 @@ def build(size: int, dims: int) -> int:
     """A ready, active version with `size` synthetic chunks; returns its id."""
     from django.db import connection
 
-    from toolkit.ingestion import record_term_statistics
-    from toolkit.models import Document, Toolkit
+    from toolkit.models import Toolkit, ToolkitVersion
+    from toolkit.search import record_term_statistics
     from toolkit.vector_index import ensure_index, index_name
 
-    Document.objects.all().delete()
-    document = Document.objects.create(
+    ToolkitVersion.objects.all().delete()
+    document = ToolkitVersion.objects.create(
         toolkit=Toolkit.objects.get_or_create(name="Synthetic")[0],
         version_tag=str(size),
         sha256="-",
@@ -94,7 +94,7 @@ def build(size: int, dims: int) -> int:
             }
             cursor.execute(FILL, params)
     record_term_statistics(document)  # as ingestion does: chunk and term counts, per-term frequencies
-    Document.objects.filter(pk=document.pk).update(
+    ToolkitVersion.objects.filter(pk=document.pk).update(
         chunk_count=document.chunk_count, term_total=document.term_total
     )
     ensure_index(dims)

@@ -69,7 +69,7 @@ def run(args) -> None:
     from toolkit.chunking import ChunkDraft
     from toolkit.embeddings import embed_with_cache, get_embedder
     from toolkit.ingestion import write_chunks
-    from toolkit.models import Document, Toolkit
+    from toolkit.models import Toolkit, ToolkitVersion
 
     use_retrieval(args.embeddings, args.vector_weight)
 
@@ -85,7 +85,7 @@ def run(args) -> None:
         qrels = {q: rel & kept for q, rel in qrels.items() if rel & kept}
 
     started = time.perf_counter()
-    document = Document.objects.create(
+    document = ToolkitVersion.objects.create(
         toolkit=Toolkit.objects.create(name="SciFact"),
         version_tag="test",
         sha256="-",

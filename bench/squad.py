@@ -80,7 +80,7 @@ def run(args) -> None:
     from django.db.models import Avg
 
     from rag.retrieval import retrieve
-    from toolkit import ingestion
+    from toolkit import ingestion, uploads
     from toolkit.models import Chunk, Toolkit
 
     use_retrieval(args.embeddings, args.vector_weight)
@@ -94,7 +94,7 @@ def run(args) -> None:
 
     started = time.perf_counter()
     for article in articles:
-        document = ingestion.create_document(
+        document = uploads.create_version(
             toolkit=Toolkit.objects.create(name=article["title"].replace("_", " ")),
             version_tag="dev",
             stream=io.BytesIO(article_docx(article)),

@@ -13,7 +13,8 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from rag.models import Message
-from toolkit.models import Document
+from toolkit.models import ToolkitVersion
+from toolkit.relations import PASSAGES, VERSIONS
 
 # Questions are grouped when they read the same once lower-cased and stripped of punctuation.
 NORMALISED_QUERY = "btrim(regexp_replace(lower(m.query), '[^[:alnum:]]+', ' ', 'g'))"
@@ -51,7 +52,7 @@ class Filters:
         if self.document_id is not None:
             found = found.filter(document_ids__contains=[self.document_id])
         if self.toolkit_id is not None:
-            versions = Document.objects.filter(toolkit_id=self.toolkit_id).values_list("pk", flat=True)
+            versions = ToolkitVersion.objects.filter(toolkit_id=self.toolkit_id).values_list("pk", flat=True)
             found = found.filter(document_ids__overlap=list(versions))
         return found
 
@@ -70,8 +71,9 @@ class Filters:
             clauses.append(f"{alias}.document_ids @> ARRAY[%(document_id)s]::bigint[]")
             params["document_id"] = self.document_id
         if self.toolkit_id is not None:
-            versions = "ARRAY(SELECT id FROM toolkit_documents WHERE toolkit_id = %(toolkit_id)s)"
-            clauses.append(f"{alias}.document_ids && {versions}")
+            clauses.append(f"{alias}.document_ids && %(toolkit_versions)s::bigint[]")
+            versions = ToolkitVersion.objects.filter(toolkit_id=self.toolkit_id).values_list("pk", flat=True)
+            params["toolkit_versions"] = list(versions)
             params["toolkit_id"] = self.toolkit_id
         return " AND ".join(clauses), params
 
@@ -175,16 +177,15 @@ def citations(filters: Filters, top: int = 15, uncited: int = 100) -> dict:
         """,
         params,
     )
-    per_chunk = """
+    per_chunk = f"""
         per_chunk AS (
             SELECT * FROM unnest(%(chunk_ids)s::bigint[], %(counts)s::bigint[]) AS p(chunk_id, citations)
         ),
         cited AS (
-            SELECT p.citations, c.id, c.heading, c.document_id, d.version_tag, d.toolkit_id, t.name AS toolkit
+            SELECT p.citations, c.id, c.heading, c.version_id AS document_id, c.version_tag, c.toolkit_id,
+                   c.toolkit
             FROM per_chunk p
-            JOIN toolkit_chunks c ON c.id = p.chunk_id
-            JOIN toolkit_documents d ON d.id = c.document_id
-            JOIN toolkits t ON t.id = d.toolkit_id
+            JOIN {PASSAGES} c ON c.id = p.chunk_id
         )
     """
     arrays = {"chunk_ids": [r["chunk_id"] for r in counts], "counts": [r["citations"] for r in counts]}
@@ -206,22 +207,20 @@ def citations(filters: Filters, top: int = 15, uncited: int = 100) -> dict:
         """,
         arrays,
     )
-    scope = "d.id = %(document_id)s" if filters.document_id is not None else "d.is_active"
+    scope = "c.version_id = %(document_id)s" if filters.document_id is not None else "c.is_active"
     if filters.toolkit_id is not None:
-        scope += " AND d.toolkit_id = %(toolkit_id)s"
+        scope += " AND c.toolkit_id = %(toolkit_id)s"
     never = _rows(
         f"""
         WITH {per_chunk}
-        SELECT t.name AS toolkit, d.version_tag, c.heading, min(c.id) AS chunk_id, count(*) OVER () AS total
-        FROM toolkit_chunks c
-        JOIN toolkit_documents d ON d.id = c.document_id
-        JOIN toolkits t ON t.id = d.toolkit_id
+        SELECT c.toolkit, c.version_tag, c.heading, min(c.id) AS chunk_id, count(*) OVER () AS total
+        FROM {PASSAGES} c
         WHERE {scope}
           AND NOT EXISTS (
-              SELECT 1 FROM cited WHERE cited.toolkit_id = d.toolkit_id AND cited.heading = c.heading
+              SELECT 1 FROM cited WHERE cited.toolkit_id = c.toolkit_id AND cited.heading = c.heading
           )
-        GROUP BY d.id, t.name, d.version_tag, c.heading
-        ORDER BY t.name, min(c.ordinal) LIMIT {int(uncited)}
+        GROUP BY c.version_id, c.toolkit, c.version_tag, c.heading
+        ORDER BY c.toolkit, min(c.ordinal) LIMIT {int(uncited)}
         """,
         {**params, **arrays},
     )
@@ -251,18 +250,16 @@ def content_gaps(filters: Filters, limit: int = 30) -> dict:
     )
     by_section = _rows(
         f"""
-        SELECT t.name AS toolkit, d.version_tag, c.heading, c.id AS chunk_id, count(*) AS asked,
+        SELECT c.toolkit, c.version_tag, c.heading, c.id AS chunk_id, count(*) AS asked,
                (array_agg(DISTINCT m.query))[1:3] AS examples
         FROM chat_logs m LEFT JOIN feedback fb ON fb.message_id = m.id
         CROSS JOIN LATERAL (
             SELECT (e->>'chunk_id')::bigint AS chunk_id FROM jsonb_array_elements(m.retrieval) AS e
             WHERE (e->>'vector_rank')::int = 1 LIMIT 1
         ) AS nearest
-        JOIN toolkit_chunks c ON c.id = nearest.chunk_id
-        JOIN toolkit_documents d ON d.id = c.document_id
-        JOIN toolkits t ON t.id = d.toolkit_id
+        JOIN {PASSAGES} c ON c.id = nearest.chunk_id
         WHERE {where} AND {NEGATIVE}
-        GROUP BY t.name, d.version_tag, c.heading, c.id ORDER BY asked DESC, c.heading LIMIT {int(limit)}
+        GROUP BY c.toolkit, c.version_tag, c.heading, c.id ORDER BY asked DESC, c.heading LIMIT {int(limit)}
         """,
         params,
     )
@@ -290,12 +287,11 @@ def versions(filters: Filters) -> list[dict]:
     rows = _rows(
         f"""
         WITH activations AS (
-            SELECT d.id, d.toolkit_id, d.version_tag, d.activated_at, d.is_active,
+            SELECT d.id, d.toolkit_id, d.toolkit, d.version_tag, d.activated_at, d.is_active,
                    lag(d.activated_at) OVER activations_in_order AS previous_at,
                    lead(d.activated_at) OVER activations_in_order AS next_at,
-                   ARRAY(SELECT x.id FROM toolkit_documents x WHERE x.toolkit_id = d.toolkit_id)
-                       AS toolkit_versions
-            FROM toolkit_documents d WHERE d.activated_at IS NOT NULL
+                   ARRAY(SELECT x.id FROM {VERSIONS} x WHERE x.toolkit_id = d.toolkit_id) AS toolkit_versions
+            FROM {VERSIONS} d WHERE d.activated_at IS NOT NULL
             WINDOW activations_in_order AS (PARTITION BY d.toolkit_id ORDER BY d.activated_at)
         ),
         windows AS (
@@ -309,12 +305,11 @@ def versions(filters: Filters) -> list[dict]:
             FROM activations a
         ),
         chosen AS (
-            SELECT w.* FROM windows w JOIN toolkit_documents d ON d.id = w.id WHERE {scope}
+            SELECT w.* FROM windows w JOIN {VERSIONS} d ON d.id = w.id WHERE {scope}
             ORDER BY w.activated_at DESC LIMIT %(limit)s * 2
         )
-        SELECT w.id, w.side, w.toolkit_id, t.name AS toolkit, w.version_tag, w.activated_at, w.is_active, f.*
+        SELECT w.id, w.side, w.toolkit_id, w.toolkit, w.version_tag, w.activated_at, w.is_active, f.*
         FROM chosen w
-        JOIN toolkits t ON t.id = w.toolkit_id
         CROSS JOIN LATERAL (
             -- Each window reads its own range of the created_at index; the toolkit test is applied to
             -- those rows (IS TRUE keeps the planner off the GIN index, which would match every row).
@@ -328,7 +323,7 @@ def versions(filters: Filters) -> list[dict]:
             WHERE m.created_at >= w.starts AND m.created_at < w.ends
               AND (m.document_ids && w.toolkit_versions) IS TRUE
         ) AS f
-        ORDER BY t.name, w.activated_at, w.side DESC
+        ORDER BY w.toolkit, w.activated_at, w.side DESC
         """,
         params,
     )

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from django.db.models import Q
 
 from strategies.models import ItemCitation, PlanItem
-from toolkit.models import Chunk, Document
+from toolkit.models import Chunk, ToolkitVersion
 
 
 def citations_from_chunks(
@@ -84,7 +84,7 @@ def citation_states(citations: list[ItemCitation]) -> dict[int, CitationState]:
     toolkit_ids = {c.toolkit_id for c in citations if c.toolkit_id}
     active = {
         d.toolkit_id: d
-        for d in Document.objects.filter(toolkit_id__in=toolkit_ids, is_active=True).only(
+        for d in ToolkitVersion.objects.filter(toolkit_id__in=toolkit_ids, is_active=True).only(
             "id", "toolkit_id", "version_tag"
         )
     }

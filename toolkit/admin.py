@@ -1,16 +1,22 @@
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponseRedirect, JsonResponse
 from django.urls import path
 from django.utils.html import format_html, format_html_join
 
-from toolkit import ingestion
-from toolkit.forms import DocumentUploadForm
-from toolkit.models import Chunk, Document, Toolkit
+from toolkit import uploads
+from toolkit.forms import VersionUploadForm
+from toolkit.models import Chunk, Toolkit, ToolkitVersion
 from toolkit.tasks import enqueue_ingestion
 
 CHUNKS_SHOWN = 500
+ERROR_SHOWN = 140  # characters of a failed run's reason in the list (the whole text is its tooltip)
+
+
+def error_excerpt(error: str) -> str:
+    return error[:ERROR_SHOWN] + ("…" if len(error) > ERROR_SHOWN else "")
 
 
 @admin.register(Toolkit)
@@ -19,7 +25,7 @@ class ToolkitAdmin(admin.ModelAdmin):
     search_fields = ["name"]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(version_count=Count("documents"))
+        return super().get_queryset(request).annotate(version_count=Count("versions"))
 
     @admin.display(description="versions", ordering="version_count")
     def version_count(self, toolkit: Toolkit) -> int:
@@ -27,12 +33,12 @@ class ToolkitAdmin(admin.ModelAdmin):
 
     @admin.display(description="active version")
     def active_version(self, toolkit: Toolkit) -> str:
-        active = toolkit.active_document
+        active = toolkit.active_version
         return active.version_tag if active else "—"
 
 
-@admin.register(Document)
-class DocumentAdmin(admin.ModelAdmin):
+@admin.register(ToolkitVersion)
+class ToolkitVersionAdmin(admin.ModelAdmin):
     list_display = [
         "__str__",
         "title",
@@ -46,7 +52,6 @@ class DocumentAdmin(admin.ModelAdmin):
     list_filter = ["status", "is_active", "toolkit"]
     search_fields = ["title", "version_tag", "toolkit__name", "original_filename"]
     actions = ["retry_ingestion", "reindex_full", "reindex_embeddings", "make_active"]
-    change_list_template = "admin/toolkit/document/change_list.html"
     readonly_fields = [
         "toolkit", "version_tag", "original_filename", "file_size", "sha256", "uploaded_by", "status_badge",
         "progress", "error", "is_active", "embedding_model", "embedding_summary", "changes_summary",
@@ -68,12 +73,12 @@ class DocumentAdmin(admin.ModelAdmin):
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         if obj is None:
-            kwargs["form"] = DocumentUploadForm
+            kwargs["form"] = VersionUploadForm
         return super().get_form(request, obj, change, **kwargs)
 
     def get_fieldsets(self, request, obj=None):
         if obj is None:
-            return [(None, {"fields": DocumentUploadForm.Meta.fields})]
+            return [(None, {"fields": VersionUploadForm.Meta.fields})]
         return self.fieldsets
 
     def get_readonly_fields(self, request, obj=None):
@@ -82,7 +87,7 @@ class DocumentAdmin(admin.ModelAdmin):
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         try:
             return super().changeform_view(request, object_id, form_url, extra_context)
-        except ingestion.StorageFailed as error:
+        except uploads.StorageFailed as error:
             # Raised inside the admin's transaction: the new toolkit row, if any, is rolled back.
             self.message_user(request, str(error), messages.ERROR)
             return HttpResponseRedirect(request.get_full_path())
@@ -94,7 +99,7 @@ class DocumentAdmin(admin.ModelAdmin):
         with transaction.atomic():
             toolkit = data["toolkit"] or Toolkit.objects.create(name=data["new_toolkit_name"].strip())
             upload = data["source_file"]
-            document = ingestion.create_document(
+            document = uploads.create_version(
                 toolkit=toolkit,
                 version_tag=data["version_tag"],
                 stream=upload,
@@ -107,31 +112,39 @@ class DocumentAdmin(admin.ModelAdmin):
             enqueue_ingestion(document)
         obj.__dict__.update(document.__dict__)  # the admin goes on with `obj`: log entry, redirect
 
-    def changelist_view(self, request, extra_context=None):
-        requeued, failed = ingestion.recover_abandoned_runs()
-        if requeued or failed:
-            self.message_user(
-                request,
-                f"Runs whose worker stopped: {requeued} queued again, {failed} marked failed.",
-                messages.WARNING,
-            )
-        return super().changelist_view(request, extra_context)
-
     def get_urls(self):
         progress = self.admin_site.admin_view(self.progress_view)
-        return [path("progress/", progress, name="toolkit_document_progress"), *super().get_urls()]
+        return [path("progress/", progress, name="toolkit_toolkitversion_progress"), *super().get_urls()]
 
     def progress_view(self, request: HttpRequest) -> JsonResponse:
-        """Status and progress of the given versions, polled by the list page while runs go on."""
+        """Status and progress of the given versions, polled by the list page while runs go on.
+
+        Status and error text are what the version list shows: the same view permission is needed
+        (admin_view alone lets any staff user in)."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
         ids = [int(i) for i in request.GET.get("ids", "").split(",") if i.strip().isdigit()][:200]
-        rows = Document.objects.filter(pk__in=ids).values(
-            "pk", "status", "progress_done", "progress_total", "error"
+        rows = ToolkitVersion.objects.filter(pk__in=ids).only(
+            "status", "progress_done", "progress_total", "error"
         )
-        return JsonResponse({str(row.pop("pk")): row for row in rows})
+        # The cells as the columns below render them, so the page's script copies no label or rule.
+        return JsonResponse(
+            {
+                str(version.pk): {
+                    "status": version.status,
+                    "status_label": version.get_status_display(),
+                    "progress_done": version.progress_done,
+                    "progress_total": version.progress_total,
+                    "error": version.error,
+                    "short_error": error_excerpt(version.error),
+                }
+                for version in rows
+            }
+        )
 
     # --- columns ------------------------------------------------------------------------
     @admin.display(description="status", ordering="status")
-    def status_badge(self, document: Document) -> str:
+    def status_badge(self, document: ToolkitVersion) -> str:
         return format_html(
             '<span class="ingest-status ingest-{}" data-document="{}" title="{}">{}</span>',
             document.status,
@@ -141,7 +154,7 @@ class DocumentAdmin(admin.ModelAdmin):
         )
 
     @admin.display(description="progress")
-    def progress(self, document: Document) -> str:
+    def progress(self, document: ToolkitVersion) -> str:
         return format_html(
             '<span class="ingest-progress" data-document="{}">{}/{}</span>',
             document.pk,
@@ -150,26 +163,26 @@ class DocumentAdmin(admin.ModelAdmin):
         )
 
     @admin.display(description="error")
-    def short_error(self, document: Document) -> str:
+    def short_error(self, document: ToolkitVersion) -> str:
         return format_html(
             '<span class="ingest-error" data-document="{}">{}</span>',
             document.pk,
-            document.error[:140] + ("…" if len(document.error) > 140 else ""),
+            error_excerpt(document.error),
         )
 
     @admin.display(description="chunks", ordering="chunk_count")
-    def chunks(self, document: Document) -> int:
+    def chunks(self, document: ToolkitVersion) -> int:
         return document.chunk_count  # stored when the version is indexed (also BM25's statistic)
 
     @admin.display(description="embeddings")
-    def embedding_summary(self, document: Document) -> str:
+    def embedding_summary(self, document: ToolkitVersion) -> str:
         return (
             f"{document.embeddings_computed} computed, {document.embeddings_reused} reused from the cache, "
             f"{document.embedding_calls} API call(s)"
         )
 
     @admin.display(description="changes")
-    def changes_summary(self, document: Document) -> str:
+    def changes_summary(self, document: ToolkitVersion) -> str:
         changes = document.changes
         if not changes:
             return "First version of this toolkit (nothing to compare with)."
@@ -185,7 +198,7 @@ class DocumentAdmin(admin.ModelAdmin):
         return format_html_join("", "{}", ((part,) for part in parts))
 
     @admin.display(description="chunks")
-    def chunk_list(self, document: Document) -> str:
+    def chunk_list(self, document: ToolkitVersion) -> str:
         chunks = document.chunks.order_by("ordinal").values_list("ordinal", "heading", "token_count", "text")[
             :CHUNKS_SHOWN
         ]
@@ -210,7 +223,7 @@ class DocumentAdmin(admin.ModelAdmin):
     @admin.action(description="Retry ingestion of the selected versions")
     def retry_ingestion(self, request, queryset):
         queued = 0
-        for document in queryset.exclude(status=Document.Status.PROCESSING):
+        for document in queryset.exclude(status=ToolkitVersion.Status.PROCESSING):
             enqueue_ingestion(document)
             queued += 1
         self.message_user(request, f"Queued {queued} version(s) for ingestion.")
@@ -221,7 +234,7 @@ class DocumentAdmin(admin.ModelAdmin):
 
     @admin.action(description="Reindex embeddings only (after changing the embedding model)")
     def reindex_embeddings(self, request, queryset):
-        ready = queryset.filter(status=Document.Status.READY)
+        ready = queryset.filter(status=ToolkitVersion.Status.READY)
         for document in ready:
             enqueue_ingestion(document, embeddings_only=True)
         self.message_user(request, f"Queued {ready.count()} version(s) for re-embedding.")
@@ -230,7 +243,7 @@ class DocumentAdmin(admin.ModelAdmin):
     def make_active(self, request, queryset):
         for document in queryset:
             try:
-                ingestion.activate(document)
+                document.activate()
             except ValueError as error:
                 self.message_user(request, f"{document}: {error}", messages.ERROR)
             else:

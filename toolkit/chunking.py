@@ -6,6 +6,7 @@ are packed to about CHUNK_TARGET_TOKENS with a small overlap; long paragraphs sp
 sentence ends; tables split by rows with the header repeated in every piece.
 """
 
+import hashlib
 import re
 from dataclasses import dataclass, field
 
@@ -14,6 +15,11 @@ from toolkit.docx_parser import Block, render_table
 TOKEN = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]|\w+|[^\w\s]")
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+|(?<=[。！？；])")
 HEADING_SEPARATOR = " > "
+
+
+def content_hash(text: str) -> str:
+    """What identifies a text: the embedding cache's key and a section's fingerprint."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def estimate_tokens(text: str) -> int:

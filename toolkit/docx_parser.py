@@ -37,7 +37,6 @@ SKIPPED = {
     W_TXBX_CONTENT,  # text boxes become blocks of their own, after their anchor paragraph
     MC_FALLBACK,  # the same drawing again, for old readers
 }
-STRICT_NAMESPACE = "http://purl.oclc.org/ooxml/wordprocessingml/main"
 HEADING_NAME = re.compile(r"^heading\s*([1-9])$", re.IGNORECASE)
 WHITESPACE = re.compile(r"\s+")
 

@@ -11,7 +11,6 @@
 (model, dimensions, sha256 of the text).
 """
 
-import hashlib
 import logging
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -21,7 +20,7 @@ from typing import Protocol
 
 from django.conf import settings
 
-from toolkit.chunking import estimate_tokens
+from toolkit.chunking import content_hash, estimate_tokens
 
 logger = logging.getLogger(__name__)
 
@@ -42,10 +41,6 @@ class EmbeddingStats:
     computed: int = 0
     reused: int = 0
     calls: int = 0
-
-
-def content_hash(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 class OpenAIEmbedder:

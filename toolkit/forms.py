@@ -1,12 +1,12 @@
 from django import forms
 from django.db.models.functions import Lower
 
-from toolkit import ingestion
+from toolkit import uploads
 from toolkit.docx_validation import DocxRejected, check_size
-from toolkit.models import Document, Toolkit
+from toolkit.models import Toolkit, ToolkitVersion
 
 
-class DocumentUploadForm(forms.ModelForm):
+class VersionUploadForm(forms.ModelForm):
     """Admin upload of a toolkit version: checked completely before anything is stored."""
 
     toolkit = forms.ModelChoiceField(
@@ -27,7 +27,7 @@ class DocumentUploadForm(forms.ModelForm):
     )
 
     class Meta:
-        model = Document
+        model = ToolkitVersion
         fields = ["toolkit", "new_toolkit_name", "version_tag", "title", "source_file", "activate"]
         help_texts = {
             "version_tag": "Unique within the toolkit, e.g. 2024.1 or v3.",
@@ -45,7 +45,7 @@ class DocumentUploadForm(forms.ModelForm):
         try:
             check_size(upload.size)  # before reading a byte
             upload.seek(0)
-            self.parsed = ingestion.check_upload(upload, upload.name)
+            self.parsed = uploads.check_upload(upload, upload.name)
         except DocxRejected as error:
             raise forms.ValidationError(str(error)) from None
         return upload
@@ -62,10 +62,14 @@ class DocumentUploadForm(forms.ModelForm):
             if toolkit is not None:
                 cleaned["toolkit"] = toolkit  # the same name typed again means that toolkit
         tag = cleaned.get("version_tag")
-        if toolkit and tag and Document.objects.filter(toolkit=toolkit, version_tag__iexact=tag).exists():
+        if (
+            toolkit
+            and tag
+            and ToolkitVersion.objects.filter(toolkit=toolkit, version_tag__iexact=tag).exists()
+        ):
             self.add_error("version_tag", f"{toolkit} already has a version '{tag}'.")
         return cleaned
 
     def _post_clean(self):
-        # The model instance is built by ingestion.create_document, not by ModelForm.
+        # The model instance is built by uploads.create_version, not by ModelForm.
         pass

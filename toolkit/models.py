@@ -4,13 +4,14 @@ from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVector, SearchVectorField
-from django.db import models
+from django.db import models, transaction
 from django.db.models import Q
 from django.db.models.signals import post_delete
 from django.dispatch import receiver
+from django.utils import timezone
 from pgvector.django import VectorField
 
-from toolkit.chunking import HEADING_SEPARATOR
+from toolkit.chunking import ChunkDraft, content_hash
 
 
 class Toolkit(models.Model):
@@ -28,16 +29,16 @@ class Toolkit(models.Model):
         return self.name
 
     @property
-    def active_document(self) -> "Document | None":
-        return self.documents.filter(is_active=True).first()
+    def active_version(self) -> "ToolkitVersion | None":
+        return self.versions.filter(is_active=True).first()
 
 
-def stored_upload_name(instance: "Document", filename: str) -> str:
+def stored_upload_name(instance: "ToolkitVersion", filename: str) -> str:
     """Uploaded files get a generated name: nothing the uploader chose reaches the filesystem."""
     return f"toolkits/{uuid.uuid4().hex}.docx"
 
 
-class Document(models.Model):
+class ToolkitVersion(models.Model):
     """One uploaded version of a toolkit (.docx) and the state of its ingestion."""
 
     class Status(models.TextChoices):
@@ -46,7 +47,7 @@ class Document(models.Model):
         READY = "ready", "Ready"
         FAILED = "failed", "Failed"
 
-    toolkit = models.ForeignKey(Toolkit, on_delete=models.CASCADE, related_name="documents")
+    toolkit = models.ForeignKey(Toolkit, on_delete=models.CASCADE, related_name="versions")
     version_tag = models.CharField(max_length=50)
     title = models.CharField(max_length=300, blank=True)
     source_file = models.FileField(upload_to=stored_upload_name, max_length=200)
@@ -78,7 +79,7 @@ class Document(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     # Runs started for this version since its last upload/retry; a worker that dies mid-run is
-    # retried automatically once (see ingestion.recover_abandoned_runs), not forever.
+    # retried automatically once (see tasks.recover_abandoned_runs), not forever.
     attempts = models.PositiveSmallIntegerField(default=0)
     finished_at = models.DateTimeField(null=True, blank=True)
 
@@ -102,18 +103,59 @@ class Document(models.Model):
     def display_title(self) -> str:
         return self.title or self.original_filename or str(self)
 
+    def activate(self) -> None:
+        """Make this ready version the one that answers questions for its toolkit."""
+        if self.status != self.Status.READY:
+            raise ValueError("Only a ready version can be made active.")
+        versions = ToolkitVersion.objects
+        with transaction.atomic():
+            versions.filter(toolkit=self.toolkit_id, is_active=True).exclude(pk=self.pk).update(
+                is_active=False
+            )
+            newly = versions.filter(pk=self.pk, is_active=False).update(
+                is_active=True, activate_when_ready=False, activated_at=timezone.now()
+            )
+            if not newly:
+                versions.filter(pk=self.pk).update(activate_when_ready=False)
+        self.is_active = True
 
-@receiver(post_delete, sender=Document)
-def delete_source_file(sender, instance: Document, **kwargs) -> None:
+    def compare_with_active(self, drafts: list[ChunkDraft]) -> dict:
+        """Sections added, removed and changed against the toolkit's active version (if another)."""
+        active = (
+            ToolkitVersion.objects.filter(toolkit=self.toolkit_id, is_active=True).exclude(pk=self.pk).first()
+        )
+        if active is None:
+            return {}
+        old = section_fingerprints(list(active.chunks.order_by("ordinal").values_list("heading", "text")))
+        new = section_fingerprints([(draft.heading, draft.text) for draft in drafts])
+        return {
+            "against": active.version_tag,
+            "added": [heading for heading in new if heading not in old],
+            "removed": [heading for heading in old if heading not in new],
+            "changed": [heading for heading in new if heading in old and new[heading] != old[heading]],
+            "unchanged": sum(1 for heading in new if old.get(heading) == new[heading]),
+        }
+
+
+def section_fingerprints(chunks: list[tuple[str, str]]) -> dict[str, str]:
+    """Heading display → hash of that section's text, from (heading, text) pairs in order."""
+    texts: dict[str, list[str]] = {}
+    for heading, text in chunks:
+        texts.setdefault(heading or "(start of document)", []).append(text)
+    return {heading: content_hash("\n".join(parts)) for heading, parts in texts.items()}
+
+
+@receiver(post_delete, sender=ToolkitVersion)
+def delete_source_file(sender, instance: ToolkitVersion, **kwargs) -> None:
     """Deleting a version (one, in bulk, or with its toolkit) removes its stored file too."""
     if instance.source_file:
         instance.source_file.storage.delete(instance.source_file.name)
 
 
 class Chunk(models.Model):
-    """A passage of one document version, under one heading path, ready to be retrieved."""
+    """A passage of one toolkit version, under one heading path, ready to be retrieved."""
 
-    document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="chunks")
+    document = models.ForeignKey(ToolkitVersion, on_delete=models.CASCADE, related_name="chunks")
     ordinal = models.PositiveIntegerField()
     heading_path = ArrayField(models.TextField(), default=list, blank=True)
     heading = models.TextField(blank=True)  # the path joined for display, e.g. "2 Planning > 2.3 Budget"
@@ -146,17 +188,13 @@ class Chunk(models.Model):
     def __str__(self) -> str:
         return f"{self.document} #{self.ordinal} {self.heading}"
 
-    @staticmethod
-    def join_heading(path: list[str]) -> str:
-        return HEADING_SEPARATOR.join(path)
-
 
 class TermStatistic(models.Model):
     """How many of a version's chunks hold each indexed term: BM25's document frequencies,
     summed over the versions searched instead of counted per question (which took most of a
     keyword search's time on large collections: bench/latency.py)."""
 
-    document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="term_statistics")
+    document = models.ForeignKey(ToolkitVersion, on_delete=models.CASCADE, related_name="term_statistics")
     term = models.TextField()
     chunk_count = models.PositiveIntegerField()
 

@@ -9,8 +9,8 @@ from django.utils import timezone
 from rag import analytics
 from rag.admin import CappedCountPaginator
 from rag.models import Conversation, Feedback, Message
-from rag.tests.conftest import ingest_toolkit
-from toolkit.models import Chunk, Document
+from toolkit.models import Chunk, ToolkitVersion
+from toolkitrag.testing.toolkits import ingest_toolkit
 
 pytestmark = pytest.mark.django_db
 
@@ -133,9 +133,9 @@ def test_content_gaps_group_the_same_question_and_the_nearest_section(data):
 def test_versions_compare_the_days_before_and_after_each_activation(data, owner):
     now = timezone.now()
     v1 = data["v1"]
-    Document.objects.filter(pk=v1.pk).update(activated_at=now - dt.timedelta(days=50))
+    ToolkitVersion.objects.filter(pk=v1.pk).update(activated_at=now - dt.timedelta(days=50))
     v2 = ingest_toolkit(version="v2")
-    Document.objects.filter(pk=v2.pk).update(activated_at=now - dt.timedelta(days=1, hours=12))
+    ToolkitVersion.objects.filter(pk=v2.pk).update(activated_at=now - dt.timedelta(days=1, hours=12))
 
     rows = analytics.versions(LAST_30)
     assert [(r["version_tag"], r["is_active"]) for r in rows] == [("v1", False), ("v2", True)]
@@ -154,7 +154,7 @@ def test_versions_compare_the_days_before_and_after_each_activation(data, owner)
     only_v2 = analytics.versions(analytics.Filters.last_days(30, document_id=v2.pk))
     assert [r["version_tag"] for r in only_v2] == ["v2"]
     # "Before" never reaches back past the previous version's own start.
-    Document.objects.filter(pk=v1.pk).update(activated_at=now - dt.timedelta(days=1, hours=20))
+    ToolkitVersion.objects.filter(pk=v1.pk).update(activated_at=now - dt.timedelta(days=1, hours=20))
     assert analytics.versions(LAST_30)[1]["before"]["questions"] == 0  # v1 was live 8 hours, nobody asked
 
 

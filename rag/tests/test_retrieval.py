@@ -3,7 +3,7 @@ from django.db import connection, transaction
 
 from rag.answering import is_relevant
 from rag.retrieval import retrieve
-from rag.tests.conftest import TOOLKIT, ingest_toolkit
+from toolkitrag.testing.toolkits import TOOLKIT, ingest_toolkit
 
 pytestmark = pytest.mark.django_db
 

@@ -11,14 +11,14 @@ import pytest
 from django.core.management import call_command
 from django_tasks_db.models import DBTaskResult
 
-from toolkit import ingestion
-from toolkit.models import Document, Toolkit
+from toolkit import uploads
+from toolkit.models import Toolkit, ToolkitVersion
 from toolkit.tasks import enqueue_ingestion
-from toolkit.tests.docx_factory import make_docx, toolkit_spec
+from toolkitrag.testing.docx_factory import make_docx, toolkit_spec
 
 REPO_ROOT = __import__("pathlib").Path(__file__).resolve().parents[2]
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.system]  # starts db_worker processes
 
 
 def test_upload_is_queued_and_a_db_worker_ingests_it(settings, tmp_path):
@@ -26,23 +26,23 @@ def test_upload_is_queued_and_a_db_worker_ingests_it(settings, tmp_path):
     path = tmp_path / "kit.docx"
     make_docx(toolkit_spec(), path)
     with path.open("rb") as stream:
-        document = ingestion.create_document(
+        document = uploads.create_version(
             toolkit=Toolkit.objects.create(name="Kit"), version_tag="v1", stream=stream, filename="kit.docx"
         )
     enqueue_ingestion(document)  # autocommit: the task is queued at once
 
     document.refresh_from_db()
-    assert document.status == Document.Status.PENDING
+    assert document.status == ToolkitVersion.Status.PENDING
     assert DBTaskResult.objects.filter(status="READY").count() == 1
 
     call_command("db_worker", "--batch", "--no-startup-delay", "--interval", "0.1")
     document.refresh_from_db()
-    assert document.status == Document.Status.READY and document.chunks.count() == 4
+    assert document.status == ToolkitVersion.Status.READY and document.chunks.count() == 4
     assert DBTaskResult.objects.get().status == "SUCCESSFUL"
 
 
 def worker_environment(fake_openai, media_root) -> dict:
-    from conftest import child_database_url
+    from toolkitrag.testing.servers import child_database_url
 
     env = {k: v for k, v in os.environ.items() if k not in ("ENV", "DEBUG")}
     env.update(
@@ -69,7 +69,7 @@ def manage(*args: str, env: dict, **kwargs) -> subprocess.Popen:
 def test_a_worker_killed_mid_ingest_is_recovered_at_the_next_worker_start(settings, fake_openai, media_root):
     settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
     env = worker_environment(fake_openai, media_root)
-    document = ingestion.create_document(
+    document = uploads.create_version(
         toolkit=Toolkit.objects.create(name="Kit"),
         version_tag="v1",
         stream=io.BytesIO(make_docx(toolkit_spec())),
@@ -85,13 +85,13 @@ def test_a_worker_killed_mid_ingest_is_recovered_at_the_next_worker_start(settin
         assert time.monotonic() < deadline and worker.poll() is None, worker.stdout.read()
         time.sleep(0.05)
     document.refresh_from_db()
-    assert document.status == Document.Status.PROCESSING
+    assert document.status == ToolkitVersion.Status.PROCESSING
     worker.send_signal(signal.SIGKILL)
     worker.wait(10)
 
     time.sleep(0.5)  # PostgreSQL ends the dead worker's session, and its lock with it
     document.refresh_from_db()
-    assert document.status == Document.Status.PROCESSING  # nobody else would ever finish it
+    assert document.status == ToolkitVersion.Status.PROCESSING  # nobody else would ever finish it
 
     # The next start, as the systemd unit does it: recover, then work.
     recovered = manage("recover_ingestion", env=env)
@@ -100,5 +100,5 @@ def test_a_worker_killed_mid_ingest_is_recovered_at_the_next_worker_start(settin
     worker = manage("db_worker", "--batch", "--interval", "0.1", "--no-startup-delay", env=env)
     worker.communicate(timeout=60)
     document.refresh_from_db()
-    assert document.status == Document.Status.READY and document.chunks.count() == 4
+    assert document.status == ToolkitVersion.Status.READY and document.chunks.count() == 4
     assert document.attempts == 2 and document.error == ""

@@ -8,8 +8,10 @@ import sys
 
 import pytest
 
-from conftest import REPO_ROOT
-from toolkit.tests.conftest import SHARED_DOCX
+from toolkitrag.testing import REPO_ROOT
+from toolkitrag.testing.docx_factory import SHARED_DOCX
+
+pytestmark = pytest.mark.system  # starts bench/fuzz_docx.py
 
 MEMORY_LIMIT_MB = 1024
 

@@ -6,8 +6,7 @@ import pytest
 from toolkit.chunking import chunk_blocks
 from toolkit.docx_parser import parse_docx
 from toolkit.docx_validation import DocxRejected, validate_docx
-from toolkit.tests.conftest import SHARED_DOCX, shared_docx
-from toolkit.tests.docx_factory import make_docx, toolkit_spec
+from toolkitrag.testing.docx_factory import SHARED_DOCX, make_docx, shared_docx, toolkit_spec
 
 
 def parse(spec, **kwargs):

@@ -4,8 +4,7 @@ import zipfile
 import pytest
 
 from toolkit.docx_validation import DocxRejected, validate_docx
-from toolkit.tests.conftest import shared_docx
-from toolkit.tests.docx_factory import make_docx, rewrite_member
+from toolkitrag.testing.docx_factory import make_docx, rewrite_member, shared_docx
 
 GOOD = make_docx([("h1", "Intro"), ("p", "Hello.")])
 

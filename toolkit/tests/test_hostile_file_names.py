@@ -8,10 +8,10 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from strategies.models import StrategyPlan
-from toolkit import ingestion
-from toolkit.models import Document, Toolkit
-from toolkit.tests.docx_factory import make_docx, toolkit_spec
+from toolkit import uploads
+from toolkit.models import Toolkit, ToolkitVersion
 from toolkit.tests.test_admin_upload import ADD_URL
+from toolkitrag.testing.docx_factory import make_docx, toolkit_spec
 
 pytestmark = pytest.mark.django_db
 
@@ -26,7 +26,7 @@ HOSTILE = [
 
 @pytest.mark.parametrize(("filename", "shown"), HOSTILE)
 def test_hostile_upload_names_are_stored_under_generated_names_and_shown_cleaned(media_root, filename, shown):
-    document = ingestion.create_document(
+    document = uploads.create_version(
         toolkit=Toolkit.objects.get_or_create(name="Kit")[0],
         version_tag="v1",
         stream=io.BytesIO(make_docx(toolkit_spec())),
@@ -45,7 +45,7 @@ def test_admin_upload_with_a_traversal_name_stays_in_media_root(client, toolkit_
     upload = SimpleUploadedFile("../../outside\x07.docx", make_docx(toolkit_spec()))
     response = client.post(ADD_URL, {"new_toolkit_name": "Kit", "version_tag": "v1", "source_file": upload})
     assert response.status_code == 302
-    document = Document.objects.get()
+    document = ToolkitVersion.objects.get()
     assert document.original_filename == "outside.docx"
     assert [p for p in tmp_path.rglob("*.docx")] == [media_root / document.source_file.name]
 

@@ -7,16 +7,18 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django.utils import timezone
 
-from toolkit import ingestion
-from toolkit.models import Chunk, Document, EmbeddingCache, TermStatistic, Toolkit
-from toolkit.tests.docx_factory import make_docx, toolkit_spec
+from toolkit import ingestion, tasks, uploads
+from toolkit.models import Chunk, EmbeddingCache, TermStatistic, Toolkit, ToolkitVersion
+from toolkitrag.testing.docx_factory import make_docx, toolkit_spec
 
 pytestmark = pytest.mark.django_db
 
 
-def upload(data: bytes, version: str = "v1", toolkit: str = "Community Toolkit", activate=False) -> Document:
+def upload(
+    data: bytes, version: str = "v1", toolkit: str = "Community Toolkit", activate=False
+) -> ToolkitVersion:
     kit, _ = Toolkit.objects.get_or_create(name=toolkit)
-    return ingestion.create_document(
+    return uploads.create_version(
         toolkit=kit,
         version_tag=version,
         stream=io.BytesIO(data),
@@ -25,13 +27,13 @@ def upload(data: bytes, version: str = "v1", toolkit: str = "Community Toolkit",
     )
 
 
-def ingest(data: bytes, version: str = "v1", **kwargs) -> Document:
+def ingest(data: bytes, version: str = "v1", **kwargs) -> ToolkitVersion:
     return ingestion.ingest(upload(data, version, **kwargs))
 
 
 def test_ingest_keyword_only_makes_chunks_with_heading_paths():
     document = ingest(make_docx(toolkit_spec(), title="Community Toolkit"))
-    assert document.status == Document.Status.READY and document.is_active
+    assert document.status == ToolkitVersion.Status.READY and document.is_active
     chunks = list(document.chunks.order_by("ordinal"))
     assert [c.heading for c in chunks] == [
         "1 Getting started", "2 Planning", "2 Planning > 2.3 Budget", "3 Evaluation",
@@ -73,7 +75,7 @@ def test_full_text_search_vector_is_maintained_by_the_database():
 
 def test_ingest_with_openai_embeddings(fake_openai):
     document = ingest(make_docx(toolkit_spec()))
-    assert document.status == Document.Status.READY, document.error
+    assert document.status == ToolkitVersion.Status.READY, document.error
     chunks = list(document.chunks.order_by("ordinal"))
     assert all(len(c.embedding) == 384 for c in chunks)
     assert document.embeddings_computed == 4 and document.embedding_calls == 1
@@ -87,7 +89,7 @@ def test_reingesting_the_same_file_makes_no_embedding_calls(fake_openai):
     ingest(data, "v1")
     calls = len(fake_openai.requests)
     again = ingest(data, "v2")
-    assert again.status == Document.Status.READY
+    assert again.status == ToolkitVersion.Status.READY
     assert len(fake_openai.requests) == calls
     assert (again.embeddings_computed, again.embeddings_reused, again.embedding_calls) == (0, 4, 0)
     assert again.chunks.exclude(embedding=None).count() == 4
@@ -109,7 +111,7 @@ def test_embedding_failure_mid_document_leaves_no_chunks(fake_openai, settings):
     settings.EMBEDDING_BATCH_SIZE = 2  # two calls for four chunks; the second fails for good
     fake_openai.script = [{}, {"status": 500}, {"status": 500}, {"status": 500}]
     document = ingest(make_docx(toolkit_spec()))
-    assert document.status == Document.Status.FAILED
+    assert document.status == ToolkitVersion.Status.FAILED
     assert document.error == "Embedding failed: The embedding server answered HTTP 500."
     assert Chunk.objects.count() == 0
     assert not document.is_active
@@ -118,7 +120,7 @@ def test_embedding_failure_mid_document_leaves_no_chunks(fake_openai, settings):
     # The server is back: a retry (the admin's "Retry ingestion") completes the version.
     calls_before = len(fake_openai.requests)
     document = ingestion.ingest(document)
-    assert document.status == Document.Status.READY and document.error == ""
+    assert document.status == ToolkitVersion.Status.READY and document.error == ""
     assert Chunk.objects.filter(document=document).count() == 4
     assert len(fake_openai.requests) == calls_before + 1  # only the batch that failed
     assert (document.embeddings_computed, document.embeddings_reused) == (2, 2)
@@ -127,7 +129,7 @@ def test_embedding_failure_mid_document_leaves_no_chunks(fake_openai, settings):
 def test_rate_limited_requests_are_retried(fake_openai):
     fake_openai.script = [{"status": 429}, {"status": 429}]
     document = ingest(make_docx(toolkit_spec()))
-    assert document.status == Document.Status.READY
+    assert document.status == ToolkitVersion.Status.READY
     assert len(fake_openai.requests) == 3
 
 
@@ -136,7 +138,7 @@ def test_a_timeout_fails_the_version_with_a_clear_message(fake_openai, settings)
     settings.EMBEDDING_MAX_RETRIES = 1
     fake_openai.script = [{"delay": 1}, {"delay": 1}]
     document = ingest(make_docx(toolkit_spec()))
-    assert document.status == Document.Status.FAILED
+    assert document.status == ToolkitVersion.Status.FAILED
     assert "did not answer within 0.3 s (tried 2 times)" in document.error
     assert len(fake_openai.requests) == 2
 
@@ -145,7 +147,7 @@ def test_wrong_dimension_from_the_server_is_reported(fake_openai, settings):
     fake_openai.dimensions = 8
     settings.EMBEDDING_MODEL = "local-model"  # not text-embedding-3: no `dimensions` is sent
     document = ingest(make_docx(toolkit_spec()))
-    assert document.status == Document.Status.FAILED
+    assert document.status == ToolkitVersion.Status.FAILED
     assert "returned 8-dimensional vectors but EMBEDDING_DIMENSIONS is 384" in document.error
 
 
@@ -155,17 +157,17 @@ def test_a_new_version_keeps_the_old_one_and_activation_switches(fake_openai):
     v1.refresh_from_db()
     assert v1.is_active and not v2.is_active  # the first version stays active until switched
     assert v1.chunks.count() == 4
-    ingestion.activate(v2)
+    v2.activate()
     v1.refresh_from_db()
-    assert not v1.is_active and Document.objects.get(pk=v2.pk).is_active
+    assert not v1.is_active and ToolkitVersion.objects.get(pk=v2.pk).is_active
     v3 = ingest(make_docx(toolkit_spec("Even newer.")), "v3", activate=True)
-    assert v3.is_active and Document.objects.filter(is_active=True).count() == 1
+    assert v3.is_active and ToolkitVersion.objects.filter(is_active=True).count() == 1
 
 
 def test_only_ready_versions_can_be_activated():
     document = upload(make_docx(toolkit_spec()))
     with pytest.raises(ValueError, match="ready"):
-        ingestion.activate(document)
+        document.activate()
 
 
 def test_changes_list_added_and_removed_sections():
@@ -191,16 +193,16 @@ def test_deleting_a_version_deletes_its_chunks_and_file():
 def test_a_run_whose_worker_died_is_queued_again_once_then_failed(django_capture_on_commit_callbacks):
     document = upload(make_docx(toolkit_spec()))
     # Left `processing` with nobody holding its lock, after one run: retried (at once, here).
-    Document.objects.filter(pk=document.pk).update(status=Document.Status.PROCESSING, attempts=1)
+    ToolkitVersion.objects.filter(pk=document.pk).update(status=ToolkitVersion.Status.PROCESSING, attempts=1)
     with django_capture_on_commit_callbacks(execute=True):
-        assert ingestion.recover_abandoned_runs() == (1, 0)
+        assert tasks.recover_abandoned_runs() == (1, 0)
     document.refresh_from_db()
-    assert document.status == Document.Status.READY and document.chunks.count() == 4
+    assert document.status == ToolkitVersion.Status.READY and document.chunks.count() == 4
     # Its worker died during the automatic retry too: failed, with the reason.
-    Document.objects.filter(pk=document.pk).update(status=Document.Status.PROCESSING, attempts=2)
-    assert ingestion.recover_abandoned_runs() == (0, 1)
+    ToolkitVersion.objects.filter(pk=document.pk).update(status=ToolkitVersion.Status.PROCESSING, attempts=2)
+    assert tasks.recover_abandoned_runs() == (0, 1)
     document.refresh_from_db()
-    assert document.status == Document.Status.FAILED and document.chunks.count() == 0
+    assert document.status == ToolkitVersion.Status.FAILED and document.chunks.count() == 0
     assert "killed or crashed) during each of 2 runs" in document.error
 
 
@@ -208,27 +210,29 @@ def test_a_live_worker_keeps_its_run_until_it_stops_making_progress(settings):
     """Another session holds the version's lock: a live worker. Only a stale heartbeat fails it."""
     import psycopg
 
-    from conftest import child_database_url
+    from toolkitrag.testing.servers import child_database_url
 
     document = upload(make_docx(toolkit_spec()))
-    Document.objects.filter(pk=document.pk).update(
-        status=Document.Status.PROCESSING, heartbeat_at=timezone.now(), attempts=1
+    ToolkitVersion.objects.filter(pk=document.pk).update(
+        status=ToolkitVersion.Status.PROCESSING, heartbeat_at=timezone.now(), attempts=1
     )
     with psycopg.connect(child_database_url(), autocommit=True) as worker:
-        worker.execute("SELECT pg_advisory_lock(%s, %s)", [ingestion.INGESTION_LOCK, document.pk])
-        assert ingestion.recover_abandoned_runs() == (0, 0)
-        assert Document.objects.get(pk=document.pk).status == Document.Status.PROCESSING
-        Document.objects.filter(pk=document.pk).update(heartbeat_at=timezone.now() - timedelta(minutes=60))
-        assert ingestion.recover_abandoned_runs() == (0, 1)
+        worker.execute("SELECT pg_advisory_lock(%s, %s)", [tasks.INGESTION_LOCK, document.pk])
+        assert tasks.recover_abandoned_runs() == (0, 0)
+        assert ToolkitVersion.objects.get(pk=document.pk).status == ToolkitVersion.Status.PROCESSING
+        ToolkitVersion.objects.filter(pk=document.pk).update(
+            heartbeat_at=timezone.now() - timedelta(minutes=60)
+        )
+        assert tasks.recover_abandoned_runs() == (0, 1)
     document.refresh_from_db()
-    assert document.status == Document.Status.FAILED and "stopped making progress" in document.error
+    assert document.status == ToolkitVersion.Status.FAILED and "stopped making progress" in document.error
 
 
 def test_a_failed_reindex_keeps_the_working_index(fake_openai):
     document = ingest(make_docx(toolkit_spec()))
     document.source_file.storage.delete(document.source_file.name)
     document = ingestion.ingest(document)
-    assert document.status == Document.Status.READY and document.is_active
+    assert document.status == ToolkitVersion.Status.READY and document.is_active
     assert document.chunks.count() == 4
     assert "missing from storage" in document.error and "previous index was kept" in document.error
 
@@ -270,7 +274,7 @@ def test_ingest_command_rejects_bad_input_and_writes_nothing(tmp_path, media_roo
     path.write_bytes(content)
     with pytest.raises(CommandError, match=message):
         call_command("ingest", str(path), "--toolkit", "T", "--version-tag", "v1")
-    assert not Toolkit.objects.exists() and not Document.objects.exists()
+    assert not Toolkit.objects.exists() and not ToolkitVersion.objects.exists()
     assert not media_root.exists() or not any(media_root.rglob("*.docx"))
 
 
@@ -281,7 +285,7 @@ def test_ingest_command_refuses_a_duplicate_version_and_is_safe_to_rerun(tmp_pat
     with pytest.raises(CommandError, match="already has a version 'v1'"):
         call_command("ingest", str(path), "--toolkit", "T", "--version-tag", "v1")
     call_command("ingest", str(path), "--toolkit", "T", "--version-tag", "v1", "--if-missing")
-    assert Document.objects.count() == 1
+    assert ToolkitVersion.objects.count() == 1
 
 
 def test_reindex_embeddings_only_after_a_model_change(fake_openai, settings, capsys):
@@ -318,13 +322,20 @@ def test_reindex_unknown_version_is_a_clear_error():
         call_command("reindex", "--version", "999")
 
 
+def test_reindex_takes_one_version_or_all_and_its_version_flag_is_not_djangos():
+    with pytest.raises(CommandError, match="not allowed with"):
+        call_command("reindex", "--version", "1", "--all")
+    with pytest.raises(CommandError, match="one of the arguments --version --all is required"):
+        call_command("reindex")
+
+
 def test_the_demo_toolkit_that_make_run_uses_ingests(capsys):
     demo = Path(__file__).resolve().parents[2] / "demo" / "community-resilience-toolkit.docx"
     call_command(
         "ingest", str(demo), "--toolkit", "Community Resilience Toolkit", "--version-tag", "2026.1",
         "--activate", "--if-missing",
     )  # fmt: skip
-    document = Document.objects.get()
+    document = ToolkitVersion.objects.get()
     assert document.title == "Community Resilience Toolkit" and document.is_active
     headings = set(document.chunks.values_list("heading", flat=True))
     assert "4 Writing the emergency plan > 4.3 Budget" in headings

@@ -11,9 +11,9 @@ import subprocess
 import pytest
 from django.core.management import CommandError, call_command
 
-from toolkit.models import Document, Toolkit
-from toolkit.tests.docx_factory import make_docx, toolkit_spec
+from toolkit.models import Toolkit, ToolkitVersion
 from toolkit.tests.test_admin_upload import ADD_URL, docx_upload
+from toolkitrag.testing.docx_factory import make_docx, toolkit_spec
 
 pytestmark = pytest.mark.django_db
 
@@ -81,7 +81,7 @@ def test_upload_to_a_read_only_media_root_fails_cleanly(client, toolkit_admin, r
     response = admin_upload(client, toolkit_admin)
     assert response.status_code == 200
     assert "The file could not be stored: the upload folder is not writable" in response.content.decode()
-    assert Document.objects.count() == 0 and Toolkit.objects.count() == 0
+    assert ToolkitVersion.objects.count() == 0 and Toolkit.objects.count() == 0
     assert stored_files(read_only_media) == []
 
 
@@ -90,7 +90,7 @@ def test_upload_to_a_full_disk_fails_cleanly_and_leaves_no_partial_file(client, 
     assert response.status_code == 200
     page = response.content.decode()
     assert "The file could not be stored: the disk is full" in page or "larger than the system allows" in page
-    assert Document.objects.count() == 0 and Toolkit.objects.count() == 0
+    assert ToolkitVersion.objects.count() == 0 and Toolkit.objects.count() == 0
     assert stored_files(full_media) == []
 
 
@@ -105,5 +105,5 @@ def test_the_ingest_command_reports_a_full_disk_and_writes_nothing(docx_path, fu
     path = docx_path  # written before the disk fills up
     with pytest.raises(CommandError, match="could not be stored"):
         call_command("ingest", str(path), "--toolkit", "Kit", "--version-tag", "v1")
-    assert Document.objects.count() == 0 and Toolkit.objects.count() == 0
+    assert ToolkitVersion.objects.count() == 0 and Toolkit.objects.count() == 0
     assert stored_files(full_media) == []

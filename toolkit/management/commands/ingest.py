@@ -3,9 +3,9 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from toolkit import ingestion
+from toolkit import tasks, uploads
 from toolkit.docx_validation import DocxRejected
-from toolkit.models import Document, Toolkit
+from toolkit.models import Toolkit, ToolkitVersion
 
 
 class Command(BaseCommand):
@@ -27,7 +27,7 @@ class Command(BaseCommand):
         version_tag = version_tag.strip()
         if not version_tag:
             raise CommandError("--version-tag must not be empty.")
-        existing = Document.objects.filter(toolkit__name=toolkit, version_tag=version_tag).first()
+        existing = ToolkitVersion.objects.filter(toolkit__name=toolkit, version_tag=version_tag).first()
         if existing is not None:
             if options["if_missing"]:
                 self.stdout.write(f"{existing} already exists ({existing.status}); nothing to do.")
@@ -37,10 +37,10 @@ class Command(BaseCommand):
             raise CommandError(f"{path}: no such file.")
         try:
             with path.open("rb") as stream:
-                parsed = ingestion.check_upload(stream, path.name)
+                parsed = uploads.check_upload(stream, path.name)
                 with transaction.atomic():
                     toolkit_row, _ = Toolkit.objects.get_or_create(name=toolkit)
-                    document = ingestion.create_document(
+                    document = uploads.create_version(
                         toolkit=toolkit_row,
                         version_tag=version_tag,
                         stream=stream,
@@ -49,7 +49,7 @@ class Command(BaseCommand):
                         activate=activate,
                         parsed=parsed,
                     )
-        except (DocxRejected, ingestion.StorageFailed) as error:
+        except (DocxRejected, uploads.StorageFailed) as error:
             raise CommandError(f"{path.name}: {error}") from None
 
         def progress(done: int, total: int) -> None:
@@ -57,9 +57,9 @@ class Command(BaseCommand):
             self.stdout.flush()
 
         self.stdout.write(f"Ingesting {path.name} as {document} ...")
-        document = ingestion.ingest(document, progress)
+        document = tasks.ingest_locked(document, progress)
         self.stdout.write("")
-        if document.status != Document.Status.READY:
+        if document.status != ToolkitVersion.Status.READY:
             raise CommandError(f"{document}: {document.error}")
         self.stdout.write(
             f"{document}: ready, {document.chunks.count()} chunks, {document.embeddings_computed} embedded, "

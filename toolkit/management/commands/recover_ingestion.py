@@ -1,11 +1,11 @@
 from django.core.management.base import BaseCommand
 
-from toolkit import ingestion
+from toolkit import tasks
 
 
 class Command(BaseCommand):
     help = "Queue again (or fail, with the reason) toolkit versions left processing by a worker that died."
 
     def handle(self, *args, **options) -> None:
-        requeued, failed = ingestion.recover_abandoned_runs()
+        requeued, failed = tasks.recover_abandoned_runs()
         self.stdout.write(f"Abandoned ingestion runs: {requeued} queued again, {failed} marked failed.")

@@ -1,8 +1,8 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from toolkit import ingestion, vector_index
-from toolkit.models import Document
+from toolkit import ingestion, tasks, vector_index
+from toolkit.models import ToolkitVersion
 
 
 class Command(BaseCommand):
@@ -10,28 +10,26 @@ class Command(BaseCommand):
         "Re-parse and re-embed toolkit versions (or only re-embed), e.g. after changing the embedding model."
     )
 
+    def create_parser(self, prog_name, subcommand, **kwargs):
+        # `--version ID` names a toolkit version here, so it replaces Django's print-the-version flag.
+        return super().create_parser(prog_name, subcommand, conflict_handler="resolve", **kwargs)
+
     def add_arguments(self, parser):
-        # `--version ID` names a toolkit version here (the earlier ToolkitRAG's flag), so Django's
-        # print-the-version flag is removed first.
-        django_version_flag = parser._option_string_actions["--version"]
-        parser._handle_conflict_resolve(None, [("--version", django_version_flag)])
         target = parser.add_mutually_exclusive_group(required=True)
-        target.add_argument(
-            "--version", type=int, dest="document_id", help="the version's id (see the admin)"
-        )
+        target.add_argument("--version", type=int, help="the toolkit version's id (see the admin)")
         target.add_argument("--all", action="store_true", help="every version")
         parser.add_argument(
             "--embeddings-only", action="store_true", help="keep chunks, recompute their embeddings"
         )
 
-    def handle(self, *args, document_id: int | None, all: bool, embeddings_only: bool, **options):
-        documents = Document.objects.order_by("pk")
-        if document_id is not None:
-            documents = documents.filter(pk=document_id)
+    def handle(self, *args, version: int | None, all: bool, embeddings_only: bool, **options):
+        documents = ToolkitVersion.objects.order_by("pk")
+        if version is not None:
+            documents = documents.filter(pk=version)
             if not documents.exists():
-                raise CommandError(f"No toolkit version with id {document_id}.")
+                raise CommandError(f"No toolkit version with id {version}.")
         if embeddings_only:
-            documents = documents.filter(status=Document.Status.READY)
+            documents = documents.filter(status=ToolkitVersion.Status.READY)
 
         # A new EMBEDDING_DIMENSIONS needs its own HNSW index; vectors of the old dimension stay
         # out of it (and out of search) until they are re-embedded below.
@@ -51,8 +49,8 @@ class Command(BaseCommand):
                 document = ingestion.reembed(document, progress)
                 ok = not document.error
             else:
-                document = ingestion.ingest(document, progress)
-                ok = document.status == Document.Status.READY
+                document = tasks.ingest_locked(document, progress)
+                ok = document.status == ToolkitVersion.Status.READY
             self.stdout.write("")
             if not ok:
                 failed += 1

@@ -1,0 +1,220 @@
+"""Search over the indexed chunks of a set of versions: keyword (BM25) and vector rankings.
+
+Keyword side: the question's stemmed terms are OR-ed (a natural question rarely has every
+word in one passage), matching chunks are found through the GIN index, and scored with BM25
+(term frequency from the tsvector; document frequencies and corpus sizes recorded per version
+at ingestion by `record_term_statistics`, below, and summed over the versions searched) instead
+of ts_rank, which has no notion of how rare a word is.
+Vector side: cosine distance on the HNSW index for the configured dimension, with ef_search
+set per query and iterative index scans so that the version filter does not starve results.
+Fusing the two rankings is the caller's business (rag/retrieval.py); this module is the only
+one outside migrations that names the toolkit's tables in SQL.
+"""
+
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import connection, transaction
+
+from toolkit.models import ToolkitVersion
+
+BM25_K1 = 1.2
+BM25_B = 0.75
+HEADING_BOOST = 2  # extra occurrences counted for a term that appears in the heading path
+PRUNE_ABOVE_CHUNKS = 20_000  # from this many chunks on, candidates come from the rarer query terms
+
+SCOPE_ACTIVE = "SELECT id FROM toolkit_documents WHERE is_active AND status = 'ready'"
+SCOPE_CHOSEN = "SELECT id FROM toolkit_documents WHERE id = ANY(%(version_ids)s) AND status = 'ready'"
+
+
+@dataclass
+class KeywordHit:
+    chunk_id: int
+    rank: int
+    score: float
+    coverage: float | None  # share of the question's term weight this chunk matches
+
+
+@dataclass
+class VectorHit:
+    chunk_id: int
+    rank: int
+    similarity: float
+
+
+@dataclass
+class Passage:
+    chunk_id: int
+    version_id: int
+    ordinal: int
+    toolkit: str
+    version_tag: str
+    heading: str
+    heading_path: list[str]
+    text: str
+
+
+TERM_STATISTICS_SQL = """
+INSERT INTO toolkit_term_stats (document_id, term, chunk_count)
+SELECT c.document_id, t.lexeme, count(*)
+FROM toolkit_chunks c CROSS JOIN LATERAL unnest(c.search_vector) AS t
+WHERE c.document_id = %s
+GROUP BY c.document_id, t.lexeme
+"""
+
+
+def record_term_statistics(version: ToolkitVersion) -> None:
+    """Store BM25's corpus statistics of the version (call inside the transaction that wrote
+    its chunks): how many chunks and indexed terms it has, and in how many chunks each term
+    occurs. The caller saves `chunk_count` and `term_total` on the version."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*), coalesce(sum(length(search_vector)), 0) "
+            "FROM toolkit_chunks WHERE document_id = %s",
+            [version.pk],
+        )
+        version.chunk_count, version.term_total = cursor.fetchone()
+        cursor.execute("DELETE FROM toolkit_term_stats WHERE document_id = %s", [version.pk])
+        cursor.execute(TERM_STATISTICS_SQL, [version.pk])
+
+
+def active_version_ids() -> list[int]:
+    """The versions a question is answered from now (recorded with it for analytics per version)."""
+    with connection.cursor() as cursor:
+        cursor.execute(SCOPE_ACTIVE)
+        return [row[0] for row in cursor.fetchall()]
+
+
+KEYWORD_SQL = """
+WITH scope AS ({scope}),
+terms AS (SELECT DISTINCT lexeme AS term FROM unnest(to_tsvector('english', %(query)s))),
+stats AS (
+    SELECT greatest(sum(chunk_count), 1)::float AS n,
+           greatest(sum(term_total)::float / greatest(sum(chunk_count), 1), 1) AS avgdl
+    FROM toolkit_documents WHERE id IN (SELECT id FROM scope)
+),
+idf AS (
+    SELECT t.term, df.n AS df, ln(1 + ((SELECT n FROM stats) - df.n + 0.5) / (df.n + 0.5)) AS w
+    FROM terms t CROSS JOIN LATERAL (
+        -- document frequencies recorded at ingestion (toolkit_term_stats), summed over the scope
+        SELECT coalesce(sum(s.chunk_count), 0) AS n FROM toolkit_term_stats s
+        WHERE s.term = t.term AND s.document_id IN (SELECT id FROM scope)
+    ) df
+),
+match_terms AS (
+    -- In a large collection, chunks are looked for by the question's rarer terms only (when it has
+    -- any): a chunk holding nothing but words found in 5%% of all chunks seldom makes the top, and
+    -- scoring every one of them would cost seconds. Small collections are scored exhaustively.
+    SELECT term FROM idf
+    WHERE (SELECT n FROM stats) < %(prune_above)s
+       OR df <= (SELECT n FROM stats) * 0.05
+       OR NOT EXISTS (SELECT 1 FROM idf WHERE df <= (SELECT n FROM stats) * 0.05)
+),
+matches AS (
+    SELECT c.id, c.search_vector FROM toolkit_chunks c
+    WHERE c.document_id IN (SELECT id FROM scope)
+      AND c.search_vector @@ (
+          SELECT to_tsquery('simple', string_agg(quote_literal(term), ' | ')) FROM match_terms
+      )
+),
+keyword AS (
+    SELECT id, score, matched, row_number() OVER (ORDER BY score DESC, id) AS rank FROM (
+        SELECT m.id,
+               sum(idf.w * lex.tf * %(k1)s::float / (lex.tf + %(k1)s::float * (1 - %(b)s::float
+                   + %(b)s::float * length(m.search_vector) / (SELECT avgdl FROM stats)))) AS score,
+               sum(idf.w) AS matched
+        FROM matches m
+        CROSS JOIN LATERAL (
+            -- a term in the heading (weight A) counts %(heading_boost)s times more than one in the text
+            SELECT lexeme, coalesce(array_length(positions, 1), 1)
+                   + %(heading_boost)s * cardinality(array_positions(weights, 'A')) AS tf
+            FROM unnest(m.search_vector)
+        ) lex
+        JOIN idf ON idf.term = lex.lexeme
+        GROUP BY m.id ORDER BY score DESC, m.id LIMIT %(pool)s
+    ) scored
+)
+SELECT id, rank, score, matched / nullif((SELECT sum(w) FROM idf), 0) FROM keyword ORDER BY rank"""
+
+VECTOR_SQL = """
+WITH scope AS ({scope})
+SELECT id, similarity, row_number() OVER (ORDER BY similarity DESC, id) AS rank FROM (
+    SELECT c.id, 1 - ((c.embedding::vector({dims})) <=> %(vector)s::vector({dims})) AS similarity
+    FROM toolkit_chunks c
+    WHERE c.document_id IN (SELECT id FROM scope) AND vector_dims(c.embedding) = {dims}
+    ORDER BY (c.embedding::vector({dims})) <=> %(vector)s::vector({dims}) LIMIT %(pool)s
+) nearest
+ORDER BY rank"""
+
+PASSAGES_SQL = """
+SELECT c.id, c.document_id, c.ordinal, t.name, d.version_tag, c.heading, c.heading_path, c.text
+FROM toolkit_chunks c
+JOIN toolkit_documents d ON d.id = c.document_id
+JOIN toolkits t ON t.id = d.toolkit_id
+WHERE c.id = ANY(%s)"""
+
+
+def _scope(version_ids: list[int] | None) -> str:
+    return SCOPE_CHOSEN if version_ids is not None else SCOPE_ACTIVE
+
+
+def keyword_search(query: str, version_ids: list[int] | None, limit: int) -> list[KeywordHit]:
+    """The `limit` best chunks by BM25 among the ready versions given (None: the active ones)."""
+    params = {
+        "query": query,
+        "version_ids": version_ids,
+        "k1": BM25_K1,
+        "b": BM25_B,
+        "heading_boost": HEADING_BOOST,
+        "prune_above": PRUNE_ABOVE_CHUNKS,
+        "pool": limit,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(KEYWORD_SQL.format(scope=_scope(version_ids)), params)
+        rows = cursor.fetchall()
+    return [
+        KeywordHit(chunk_id=i, rank=rank, score=float(score), coverage=_float(cov))
+        for i, rank, score, cov in rows
+    ]
+
+
+def vector_search(vector: list[float], version_ids: list[int] | None, limit: int) -> list[VectorHit]:
+    """The `limit` nearest chunks by cosine similarity among the ready versions given (None: the
+    active ones), on the HNSW index of EMBEDDING_DIMENSIONS; other dimensions are left out."""
+    dims = int(settings.EMBEDDING_DIMENSIONS)
+    sql = VECTOR_SQL.format(scope=_scope(version_ids), dims=dims)
+    params = {"vector": str(vector), "version_ids": version_ids, "pool": limit}
+    with transaction.atomic(), connection.cursor() as cursor:
+        # Per query: a wider HNSW search than the default 40, and iterative scans so that
+        # filtering to the versions searched still yields `limit` neighbours.
+        ef_search = max(limit, settings.RAG_HNSW_EF_SEARCH)
+        cursor.execute(
+            f"SET LOCAL hnsw.ef_search = {ef_search}; SET LOCAL hnsw.iterative_scan = relaxed_order"
+        )
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    return [VectorHit(chunk_id=i, rank=rank, similarity=float(similarity)) for i, similarity, rank in rows]
+
+
+def passages(chunk_ids: list[int]) -> dict[int, Passage]:
+    """The chunks' text and where they come from (toolkit, version, heading), by chunk id."""
+    with connection.cursor() as cursor:
+        cursor.execute(PASSAGES_SQL, [list(chunk_ids)])
+        rows = cursor.fetchall()
+    return {
+        row[0]: Passage(
+            chunk_id=row[0],
+            version_id=row[1],
+            ordinal=row[2],
+            toolkit=row[3],
+            version_tag=row[4],
+            heading=row[5],
+            heading_path=list(row[6]),
+            text=row[7],
+        )
+        for row in rows
+    }
+
+
+def _float(value) -> float | None:
+    return float(value) if value is not None else None

@@ -1,85 +1,78 @@
-"""Validation of the JSON API's input (every bad value gets a 400 with a sentence saying why) and the
-analytics filters."""
-
-from dataclasses import dataclass
+"""Request schemas of the chat's JSON API (checked by `toolkitrag.api`: every bad value gets a 400
+with a sentence saying why) and the analytics filters."""
 
 from django import forms
 from django.conf import settings
 from django.utils import timezone
+from pydantic import Field, field_validator
 
 from rag.analytics import Filters
-from toolkit.models import Document, Toolkit
+from toolkit.models import Toolkit, ToolkitVersion
+from toolkitrag.api import Schema, invalid
 
 
-class BadRequest(ValueError):
-    pass
-
-
-@dataclass
-class AnswerRequest:
+class AnswerRequest(Schema):
     query: str
-    top_k: int
-    conversation_id: int | None
+    top_k: int = Field(default_factory=lambda: settings.RAG_TOP_K)  # read per request, not at import
+    conversation_id: int | None = None
+
+    messages = {"query": "'query' is required and must be a string."}
+
+    @field_validator("query")
+    @classmethod
+    def _query(cls, query: str) -> str:
+        query = query.strip()
+        if not query:
+            raise invalid("'query' must not be empty.")
+        if len(query) > settings.RAG_MAX_QUERY_CHARS:
+            raise invalid(f"'query' is too long (at most {settings.RAG_MAX_QUERY_CHARS} characters).")
+        return query
+
+    @field_validator("top_k")
+    @classmethod
+    def _top_k(cls, top_k: int) -> int:
+        if not 1 <= top_k <= 20:
+            raise invalid("'top_k' must be between 1 and 20.")
+        return top_k
 
 
-def _text(value: str, name: str) -> str:
-    if "\x00" in value:  # PostgreSQL text cannot hold it
-        raise BadRequest(f"'{name}' must not contain NUL characters.")
-    return value
+class FeedbackRequest(Schema):
+    rating: str
+    comment: str = ""
+
+    messages = {"rating": "'rating' must be 'up' or 'down'."}
+
+    @field_validator("rating")
+    @classmethod
+    def _rating(cls, rating: str) -> str:
+        if rating not in ("up", "down"):
+            raise invalid("'rating' must be 'up' or 'down'.")
+        return rating
+
+    @field_validator("comment")
+    @classmethod
+    def _comment(cls, comment: str) -> str:
+        if len(comment) > 2000:
+            raise invalid("'comment' is too long (at most 2000 characters).")
+        return comment.strip()
+
+    @property
+    def score(self) -> int:
+        return 1 if self.rating == "up" else -1
 
 
-def _integer(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise BadRequest(f"'{name}' must be an integer.")
-    return value
+class TitleRequest(Schema):
+    title: str
 
+    messages = {"title": "'title' is required and must be a string."}
 
-def parse_answer_request(body) -> AnswerRequest:
-    if not isinstance(body, dict):
-        raise BadRequest("The request body must be a JSON object.")
-    unknown = set(body) - {"query", "top_k", "conversation_id"}
-    if unknown:
-        raise BadRequest(f"Unknown field(s): {', '.join(sorted(unknown))}.")
-    query = body.get("query")
-    if not isinstance(query, str):
-        raise BadRequest("'query' is required and must be a string.")
-    query = _text(query, "query").strip()
-    if not query:
-        raise BadRequest("'query' must not be empty.")
-    if len(query) > settings.RAG_MAX_QUERY_CHARS:
-        raise BadRequest(f"'query' is too long (at most {settings.RAG_MAX_QUERY_CHARS} characters).")
-    top_k = body.get("top_k", settings.RAG_TOP_K)
-    top_k = _integer(top_k, "top_k")
-    if not 1 <= top_k <= 20:
-        raise BadRequest("'top_k' must be between 1 and 20.")
-    conversation_id = body.get("conversation_id")
-    if conversation_id is not None:
-        conversation_id = _integer(conversation_id, "conversation_id")
-    return AnswerRequest(query=query, top_k=top_k, conversation_id=conversation_id)
-
-
-def parse_feedback(body) -> tuple[int, str]:
-    if not isinstance(body, dict):
-        raise BadRequest("The request body must be a JSON object.")
-    rating = body.get("rating")
-    if rating not in ("up", "down"):
-        raise BadRequest("'rating' must be 'up' or 'down'.")
-    comment = body.get("comment", "")
-    if not isinstance(comment, str):
-        raise BadRequest("'comment' must be a string.")
-    _text(comment, "comment")
-    if len(comment) > 2000:
-        raise BadRequest("'comment' is too long (at most 2000 characters).")
-    return (1 if rating == "up" else -1), comment.strip()
-
-
-def parse_title(body) -> str:
-    if not isinstance(body, dict) or not isinstance(body.get("title"), str):
-        raise BadRequest("'title' is required and must be a string.")
-    title = " ".join(_text(body["title"], "title").split())
-    if not title:
-        raise BadRequest("'title' must not be empty.")
-    return title[:200]
+    @field_validator("title")
+    @classmethod
+    def _title(cls, title: str) -> str:
+        title = " ".join(title.split())
+        if not title:
+            raise invalid("'title' must not be empty.")
+        return title[:200]
 
 
 class AnalyticsFilterForm(forms.Form):
@@ -89,6 +82,9 @@ class AnalyticsFilterForm(forms.Form):
     """
 
     MAX_DAYS = 400
+    # Dates outside these years are refused: 9999-12-31 overflowed Python's dates (a 500, and a CSV
+    # cut off mid-download), and no question can have been asked before the product or after next year.
+    FIRST_YEAR = 2000
     days = forms.TypedChoiceField(
         choices=[(7, "Last 7 days"), (30, "Last 30 days"), (90, "Last 90 days"), (0, "From … to …")],
         coerce=int,
@@ -102,7 +98,7 @@ class AnalyticsFilterForm(forms.Form):
         Toolkit.objects.order_by("name"), required=False, empty_label="All toolkits"
     )
     version = forms.ModelChoiceField(
-        Document.objects.filter(status=Document.Status.READY)
+        ToolkitVersion.objects.filter(status=ToolkitVersion.Status.READY)
         .select_related("toolkit")
         .order_by("toolkit__name", "-created_at"),
         required=False,
@@ -111,6 +107,13 @@ class AnalyticsFilterForm(forms.Form):
 
     def clean(self):
         data = super().clean()
+        last_year = timezone.localdate().year + 1
+        for name in ("start", "end"):
+            day = data.get(name)
+            if day is not None and not self.FIRST_YEAR <= day.year <= last_year:
+                self.add_error(name, f"Choose a day between {self.FIRST_YEAR} and {last_year}.")
+                data.pop(name, None)
+                return data
         if data.get("days") == 0:
             start, end = data.get("start"), data.get("end") or timezone.localdate()
             if start is None:

@@ -62,6 +62,21 @@ class Message(models.Model):
     def __str__(self) -> str:
         return self.query[:80]
 
+    def to_dict(self) -> dict:
+        """The message as the conversations API shows it (load `feedback` with select_related)."""
+        feedback = getattr(self, "feedback", None)  # None when the answer has no rating
+        return {
+            "id": self.pk,
+            "query": self.query,
+            "answer": self.answer,
+            "answered": self.answered,
+            "extractive": self.extractive,
+            "citations": self.citations,
+            "error": self.error or None,
+            "created_at": self.created_at,
+            "feedback": feedback.to_dict() if feedback else None,
+        }
+
 
 class Feedback(models.Model):
     """A user's thumbs up or down on one answer, with an optional comment."""
@@ -89,3 +104,6 @@ class Feedback(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_rating_display()} on message {self.message_id}"
+
+    def to_dict(self) -> dict:
+        return {"rating": "up" if self.rating > 0 else "down", "comment": self.comment}

@@ -9,6 +9,7 @@ with its error, and the user gets a clear message with the sources that were fou
 import logging
 import time
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -17,6 +18,7 @@ from django.utils import timezone
 
 from rag.answering import (
     NOT_COVERED,
+    Source,
     chat_messages,
     check_citations,
     extractive_answer,
@@ -25,8 +27,10 @@ from rag.answering import (
 )
 from rag.models import Conversation, Message
 from rag.providers import ChatError, StreamEnd, get_chat_model
-from rag.retrieval import active_version_ids, retrieve
+from rag.rendering import with_urls
+from rag.retrieval import retrieve
 from rag.rewriting import rewrite_question
+from toolkit.search import active_version_ids
 
 logger = logging.getLogger(__name__)
 
@@ -66,91 +70,113 @@ def ask(user, question: str, top_k: int, conversation: Conversation | None = Non
     )
     yield Event("start", {"conversation_id": conversation.pk, "message_id": message.pk})
 
-    sources = []
+    sources: list[Source] = []
     parts: list[str] = []
     finished = False
     try:
-        if history:
-            release_connection()  # a follow-up may be rewritten by the model
-        message.rewritten_query = rewrite_question(question, history, deadline)
-        retrieval = retrieve(message.rewritten_query, top_k)
-        message.retrieval_ms = retrieval.ms
-        message.retrieval = [
-            {
-                "chunk_id": c.chunk_id,
-                "score": round(c.score, 6),
-                "keyword_rank": c.keyword_rank,
-                "keyword_coverage": c.keyword_coverage,
-                "vector_rank": c.vector_rank,
-                "vector_similarity": c.vector_similarity,
-            }
-            for c in retrieval.chunks
-        ]
-        if not is_relevant(retrieval):
-            message.backend = "refusal"
-            parts.append(NOT_COVERED)
-            message.first_token_ms = _ms(started)
-            yield Event("token", {"text": NOT_COVERED})
-        else:
-            sources = number_sources(retrieval.chunks)
-            model = get_chat_model()
-            if model is None:
-                message.backend, message.extractive = "extractive", True
-                text = extractive_answer(message.rewritten_query, sources)
-                parts.append(text)
-                message.first_token_ms = _ms(started)
-                yield Event("token", {"text": text})
-            else:
-                message.backend = model.name
-                llm_started = time.perf_counter()
-                release_connection()
-                try:
-                    for part in model.stream(chat_messages(message.rewritten_query, sources), deadline):
-                        if isinstance(part, StreamEnd):
-                            message.prompt_tokens, message.completion_tokens = (
-                                part.prompt_tokens,
-                                part.completion_tokens,
-                            )
-                            continue
-                        if not parts:
-                            message.first_token_ms = _ms(started)
-                        parts.append(part)
-                        yield Event("token", {"text": part})
-                finally:
-                    message.llm_ms = _ms(llm_started)
-        answer, cited, removed = check_citations("".join(parts), sources)
-        message.answer = answer
-        message.answered = bool(sources) and message.backend != "refusal"
-        message.citations = [source.citation() for source in cited]
-        message.cited_chunk_ids = [source.chunk.chunk_id for source in cited]
-        message.removed_citations = removed
+        sources, answer_parts = find_answer_source(message, history, deadline)
+        with closing(answer_parts):  # if the browser goes away, the source's own cleanup runs first
+            for part in answer_parts:
+                if not parts:
+                    message.first_token_ms = _ms(started)
+                parts.append(part)
+                yield Event("token", {"text": part})
+        check_answer(message, "".join(parts), sources)
         finished = True
     except ChatError as error:
         message.error = str(error)
-        message.answer = "".join(parts)
         finished = True
     except Exception as error:  # the user gets a message, never a 500 or a hung stream
         logger.exception("answering message %s failed", message.pk)
         message.error = f"Something went wrong while answering ({type(error).__name__}). Please try again."
-        message.answer = "".join(parts)
         finished = True
-    finally:
-        if not finished:  # the browser went away mid-answer (GeneratorExit)
-            message.error = "The answer was interrupted: the browser disconnected."
-            message.answer = "".join(parts)
-        message.total_ms = _ms(started)
-        message.save()
-        Conversation.objects.filter(pk=conversation.pk).update(updated_at=timezone.now())
+    finally:  # GeneratorExit too: the browser went away mid-answer
+        record(message, parts, started, interrupted=not finished)
 
     payload = final_payload(message, sources)
     yield Event("citations", {key: payload[key] for key in ("answer", "citations", "answered")})
     yield Event("final", payload)
 
 
+def find_answer_source(
+    message: Message, history: list[tuple[str, str]], deadline: float
+) -> tuple[list[Source], Iterator[str]]:
+    """Rewrite and retrieve, then choose who answers: nobody (not covered), the passages themselves
+    (no chat model), or the model. Returns the numbered sources and the answer's text parts."""
+    if history:
+        release_connection()  # a follow-up may be rewritten by the model
+    message.rewritten_query = rewrite_question(message.query, history, deadline)
+    retrieval = retrieve(message.rewritten_query, message.top_k)
+    message.retrieval_ms = retrieval.ms
+    message.retrieval = [
+        {
+            "chunk_id": c.chunk_id,
+            "score": round(c.score, 6),
+            "keyword_rank": c.keyword_rank,
+            "keyword_coverage": c.keyword_coverage,
+            "vector_rank": c.vector_rank,
+            "vector_similarity": c.vector_similarity,
+        }
+        for c in retrieval.chunks
+    ]
+    if not is_relevant(retrieval):
+        return [], not_covered(message)
+    sources = number_sources(retrieval.chunks)
+    model = get_chat_model()
+    if model is None:
+        return sources, extracted(message, sources)
+    return sources, generated(message, sources, model, deadline)
+
+
+def not_covered(message: Message) -> Iterator[str]:
+    message.backend = "refusal"
+    yield NOT_COVERED
+
+
+def extracted(message: Message, sources: list[Source]) -> Iterator[str]:
+    message.backend, message.extractive = "extractive", True
+    yield extractive_answer(message.rewritten_query, sources)
+
+
+def generated(message: Message, sources: list[Source], model, deadline: float) -> Iterator[str]:
+    message.backend = model.name
+    llm_started = time.perf_counter()
+    release_connection()
+    try:
+        for part in model.stream(chat_messages(message.rewritten_query, sources), deadline):
+            if isinstance(part, StreamEnd):
+                message.prompt_tokens, message.completion_tokens = part.prompt_tokens, part.completion_tokens
+            else:
+                yield part
+    finally:
+        message.llm_ms = _ms(llm_started)
+
+
+def check_answer(message: Message, text: str, sources: list[Source]) -> None:
+    """Keep only the citations that match a source; what is left is the answer."""
+    answer, cited, removed = check_citations(text, sources)
+    message.answer = answer
+    message.answered = bool(sources) and message.backend != "refusal"
+    message.citations = [source.citation() for source in cited]
+    message.cited_chunk_ids = [source.chunk.chunk_id for source in cited]
+    message.removed_citations = removed
+
+
+def record(message: Message, parts: list[str], started: float, *, interrupted: bool) -> None:
+    """Save the message, whatever happened; a failed answer keeps the text streamed so far."""
+    if interrupted:
+        message.error = "The answer was interrupted: the browser disconnected."
+    if message.error:
+        message.answer = "".join(parts)
+    message.total_ms = _ms(started)
+    message.save()
+    Conversation.objects.filter(pk=message.conversation_id).update(updated_at=timezone.now())
+
+
 def final_payload(message: Message, sources) -> dict:
     payload = {
         "answer": message.answer,
-        "citations": message.citations,
+        "citations": with_urls(message.citations),
         "answered": message.answered,
         "extractive": message.extractive,
         "conversation_id": message.conversation_id,
@@ -159,5 +185,5 @@ def final_payload(message: Message, sources) -> dict:
     }
     if message.error:
         # The answer failed, but what retrieval found is still worth showing.
-        payload["sources"] = [source.citation() for source in sources]
+        payload["sources"] = with_urls([source.citation() for source in sources])
     return payload

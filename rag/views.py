@@ -1,77 +1,39 @@
-import json
-from collections.abc import Callable, Iterator
-from functools import wraps
+"""The chat page and its JSON API (auth, methods and body checks: `toolkitrag.api.json_api`)."""
 
-from django.conf import settings
+import json
+from collections.abc import Iterator
+
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
-from django.views.decorators.http import require_http_methods
+from django.urls import reverse
 
 from accounts.rate_limits import by_user_or_ip, per_minute, rate_limit
-from rag.forms import BadRequest, parse_answer_request, parse_feedback, parse_title
+from rag.forms import AnswerRequest, FeedbackRequest, TitleRequest
 from rag.models import Conversation, Feedback, Message
 from rag.questions import Event, ask
+from rag.rendering import message_html, with_urls
 from rag.suggestions import example_questions
-
-
-def api_login_required(view: Callable) -> Callable:
-    """401 JSON for anonymous API calls (not a redirect to the login page)."""
-
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        if not request.user.is_authenticated:
-            return JsonResponse({"error": "Log in to use the API."}, status=401)
-        return view(request, *args, **kwargs)
-
-    return wrapper
-
-
-def json_body(request: HttpRequest):
-    if request.content_type != "application/json":
-        raise BadRequest("Send JSON with Content-Type: application/json.")
-    try:
-        raw = request.body
-    except RequestDataTooBig:
-        raise BadRequest(
-            f"The request body is too large (at most {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes)."
-        ) from None
-    try:
-        return json.loads(raw or b"null")
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise BadRequest("The request body is not valid JSON.") from None
-    except RecursionError:
-        raise BadRequest("The request body is nested too deeply.") from None
-
-
-def bad_request(error: BadRequest) -> JsonResponse:
-    return JsonResponse({"error": str(error)}, status=400)
-
+from toolkitrag.api import json_api
 
 rag_rate_limit = rate_limit("rag-answer", per_minute("RATE_LIMIT_RAG_REQUESTS"), by_user_or_ip)
 
 
 def _start_question(request: HttpRequest) -> Iterator[Event]:
     """Validate the request and start answering; raises BadRequest or Http404."""
-    parsed = parse_answer_request(json_body(request))
+    parsed = AnswerRequest.from_request(request)
     conversation = None
     if parsed.conversation_id is not None:
         conversation = get_object_or_404(Conversation, pk=parsed.conversation_id, user=request.user)
     return ask(request.user, parsed.query, parsed.top_k, conversation)
 
 
-@require_http_methods(["POST"])
-@api_login_required
+@json_api(["POST"])
 @rag_rate_limit
 def answer(request: HttpRequest) -> JsonResponse:
     """POST /api/rag/answer: the whole answer as one JSON object."""
-    try:
-        events = _start_question(request)
-    except BadRequest as error:
-        return bad_request(error)
     final = {}
-    for event in events:
+    for event in _start_question(request):
         if event.name == "final":
             final = event.data
     return JsonResponse(final)
@@ -81,78 +43,67 @@ def sse(event: Event) -> bytes:
     return f"event: {event.name}\ndata: {json.dumps(event.data)}\n\n".encode()
 
 
-@require_http_methods(["POST"])
-@api_login_required
+def for_the_chat_page(events: Iterator[Event]) -> Iterator[Event]:
+    """What the chat page needs on top of the answer: its conversation's URLs when it starts, and
+    at the end the answer's HTML as the history renders it (the page swaps it in for the text)."""
+    for event in events:
+        if event.name == "start":
+            conversation_id = event.data["conversation_id"]
+            urls = {
+                "conversation_url": reverse("conversation", args=[conversation_id]),
+                "conversation_api_url": reverse("api-conversation", args=[conversation_id]),
+            }
+            event = Event(event.name, {**event.data, **urls})
+        elif event.name == "final":
+            message = Message.objects.select_related("feedback").get(pk=event.data["message_id"])
+            html = message_html(message, event.data.get("sources"))
+            event = Event(event.name, {**event.data, "html": html})
+        yield event
+
+
+@json_api(["POST"])
 @rag_rate_limit
 def answer_stream(request: HttpRequest) -> HttpResponse:
     """POST /api/rag/answer/stream: Server-Sent Events — start, tokens, then the checked answer."""
-    try:
-        events = _start_question(request)
-    except BadRequest as error:
-        return bad_request(error)
-    response = StreamingHttpResponse((sse(event) for event in events), content_type="text/event-stream")
+    events = _start_question(request)
+    response = StreamingHttpResponse(
+        (sse(event) for event in for_the_chat_page(events)), content_type="text/event-stream"
+    )
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"  # Nginx: pass each event on at once
     return response
 
 
-@require_http_methods(["GET"])
-@api_login_required
+@json_api(["GET"])
 def conversation_list(request: HttpRequest) -> JsonResponse:
     conversations = Conversation.objects.filter(user=request.user).values("id", "title", "updated_at")[:200]
     return JsonResponse({"conversations": list(conversations)})
 
 
-def message_json(message: Message) -> dict:
-    feedback = getattr(message, "feedback", None)
-    return {
-        "id": message.pk,
-        "query": message.query,
-        "answer": message.answer,
-        "answered": message.answered,
-        "extractive": message.extractive,
-        "citations": message.citations,
-        "error": message.error or None,
-        "created_at": message.created_at,
-        "feedback": {"rating": "up" if feedback.rating > 0 else "down", "comment": feedback.comment}
-        if feedback
-        else None,
-    }
-
-
-@require_http_methods(["GET", "PATCH", "DELETE"])
-@api_login_required
+@json_api(["GET", "PATCH", "DELETE"])
 def conversation_detail(request: HttpRequest, conversation_id: int) -> JsonResponse:
     conversation = get_object_or_404(Conversation, pk=conversation_id, user=request.user)
     if request.method == "DELETE":
         conversation.delete()
         return JsonResponse({"deleted": conversation_id})
     if request.method == "PATCH":
-        try:
-            conversation.title = parse_title(json_body(request))
-        except BadRequest as error:
-            return bad_request(error)
+        conversation.title = TitleRequest.from_request(request).title
         conversation.save(update_fields=["title", "updated_at"])
-    messages = conversation.messages.select_related("feedback")
-    return JsonResponse(
-        {"id": conversation.pk, "title": conversation.title, "messages": [message_json(m) for m in messages]}
-    )
+    messages = [
+        {**message.to_dict(), "citations": with_urls(message.citations)}  # links built when shown
+        for message in conversation.messages.select_related("feedback")
+    ]
+    return JsonResponse({"id": conversation.pk, "title": conversation.title, "messages": messages})
 
 
-@require_http_methods(["POST"])
-@api_login_required
+@json_api(["POST"])
 def feedback(request: HttpRequest, message_id: int) -> JsonResponse:
     message = get_object_or_404(Message, pk=message_id, user=request.user)
-    try:
-        rating, comment = parse_feedback(json_body(request))
-    except BadRequest as error:
-        return bad_request(error)
-    Feedback.objects.update_or_create(
-        message=message, defaults={"user": request.user, "rating": rating, "comment": comment}
+    rated = FeedbackRequest.from_request(request)
+    saved, _ = Feedback.objects.update_or_create(
+        message=message, defaults={"user": request.user, "rating": rated.score, "comment": rated.comment}
     )
-    return JsonResponse(
-        {"message_id": message.pk, "rating": "up" if rating > 0 else "down", "comment": comment}
-    )
+    return JsonResponse({"message_id": message.pk, **saved.to_dict()})
 
 
 @login_required

@@ -1,10 +1,22 @@
-"""Plan and item forms, used by the pages and, through `validate_json`, by the JSON API."""
+"""Plan and item forms, used by the pages and, through `checked_instance`, by the JSON API (whose
+request schemas check the JSON's shape first)."""
 
 from django import forms
+from django.conf import settings
+from django.core.validators import MaxLengthValidator
 from django.forms.models import model_to_dict
+from pydantic import Field, field_validator
 
-from rag.forms import BadRequest
 from strategies.models import PlanItem, StrategyPlan
+from toolkitrag.api import BadRequest, Schema, invalid
+
+
+def cap_text(field: forms.CharField) -> None:
+    """Hold a text field to PLAN_MAX_TEXT_CHARS (read per form, so operators and tests can change it)."""
+    limit = min(settings.PLAN_MAX_TEXT_CHARS, field.max_length or settings.PLAN_MAX_TEXT_CHARS)
+    field.max_length = limit
+    field.validators.append(MaxLengthValidator(limit))
+    field.widget.attrs["maxlength"] = str(limit)
 
 
 class PlanForm(forms.ModelForm):
@@ -12,6 +24,10 @@ class PlanForm(forms.ModelForm):
         model = StrategyPlan
         fields = ["title", "summary", "status"]
         widgets = {"summary": forms.Textarea(attrs={"rows": 4})}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        cap_text(self.fields["summary"])
 
 
 class ItemForm(forms.ModelForm):
@@ -23,6 +39,10 @@ class ItemForm(forms.ModelForm):
             "due_date": forms.DateInput(attrs={"type": "date"}),
         }
         help_texts = {"owner_name": "Who does it (actions).", "status": "For actions."}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        cap_text(self.fields["text"])
 
 
 class AddAnswerForm(forms.Form):
@@ -38,6 +58,7 @@ class AddAnswerForm(forms.Form):
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["plan"].queryset = StrategyPlan.objects.filter(owner=user)
+        cap_text(self.fields["text"])
 
     def clean(self):
         data = super().clean()
@@ -46,31 +67,70 @@ class AddAnswerForm(forms.Form):
         return data
 
 
-NULLABLE = {"due_date"}
+class PlanSearchForm(forms.Form):
+    """The plan list's search box and status filter. Its CharField refuses NUL characters (which
+    PostgreSQL cannot compare against), so `?q=%00` is a form error, not a database error."""
+
+    q = forms.CharField(required=False)
+    status = forms.CharField(required=False)
+
+    def clean_q(self) -> str:
+        return self.cleaned_data["q"][:200]
 
 
-def validate_json(form_class: type[forms.ModelForm], body, instance=None, extra: set[str] = frozenset()):
-    """Check a JSON object against a form: strings only (null where a field may be empty).
+class PlanRequest(Schema):
+    """A plan's fields as JSON. On PATCH and PUT, fields left out keep their values."""
 
-    With an instance, fields the body leaves out keep their values (PATCH). Returns the unsaved
-    instance and the body's extra fields; raises BadRequest with the first problem.
-    """
-    if not isinstance(body, dict):
-        raise BadRequest("The request body must be a JSON object.")
-    fields = form_class._meta.fields
-    unknown = set(body) - set(fields) - set(extra)
-    if unknown:
-        raise BadRequest(f"Unknown field(s): {', '.join(sorted(unknown))}.")
-    for name in fields:
-        value = body.get(name)
-        if name in body and not isinstance(value, str) and not (value is None and name in NULLABLE):
-            raise BadRequest(f"'{name}' must be a string.")
+    title: str = ""
+    summary: str = ""
+    status: str = ""
+
+
+class ItemRequest(Schema):
+    """An item's fields as JSON (strings; null empties the due date)."""
+
+    kind: str = ""
+    text: str = ""
+    owner_name: str = ""
+    due_date: str | None = None
+    status: str = ""
+
+
+class NewItemRequest(ItemRequest):
+    """A new item, citing toolkit sections by chunk id."""
+
+    chunk_ids: list[int] = []
+
+    @field_validator("chunk_ids")
+    @classmethod
+    def _at_most(cls, chunk_ids: list[int]) -> list[int]:
+        limit = settings.PLAN_MAX_CITATIONS_PER_ITEM  # read per request: operators and tests change it
+        if len(chunk_ids) > limit:
+            raise invalid(f"'chunk_ids' has too many entries (at most {limit}).")
+        return chunk_ids
+
+
+class AnswerItemRequest(ItemRequest):
+    """A chat answer added as an item with its citations; its text is the default."""
+
+    message_id: int
+
+
+class ItemOrderRequest(Schema):
+    item_ids: list[int] = Field(max_length=10000)
+
+    messages = {"item_ids": "'item_ids' must be a list of integers."}
+
+
+def checked_instance(form_class: type[forms.ModelForm], fields: Schema, instance=None):
+    """The unsaved instance with the fields the request sent, checked by the page's form (one set of
+    rules for pages and API); fields left out keep the instance's values. Raises BadRequest."""
+    names = form_class._meta.fields
     instance = instance if instance is not None else form_class._meta.model()
-    data = model_to_dict(instance, fields)
-    data = {name: value for name, value in data.items() if value is not None}
-    data.update({name: body[name] for name in fields if name in body})
+    data = {name: value for name, value in model_to_dict(instance, names).items() if value is not None}
+    data.update({name: getattr(fields, name) for name in names if name in fields.model_fields_set})
     form = form_class(data=data, instance=instance)
     if not form.is_valid():
         name, errors = next(iter(form.errors.items()))
         raise BadRequest(f"'{name}': {errors[0]}" if name != "__all__" else errors[0])
-    return form.save(commit=False), {name: body[name] for name in extra if name in body}
+    return form.save(commit=False)

@@ -28,6 +28,23 @@ class StrategyPlan(models.Model):
     def __str__(self) -> str:
         return self.title
 
+    def to_dict(self, items: list[dict] | None = None) -> dict:
+        """The plan as the API shows it: with its items (already serialised), or, in lists, their count
+        (annotate `item_count`)."""
+        data = {
+            "id": self.pk,
+            "title": self.title,
+            "summary": self.summary,
+            "status": self.status,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+        }
+        if items is None:
+            data["item_count"] = getattr(self, "item_count", None)
+        else:
+            data["items"] = items
+        return data
+
 
 class PlanItem(models.Model):
     """One line of a plan, in the order the owner chose."""
@@ -64,6 +81,21 @@ class PlanItem(models.Model):
     def __str__(self) -> str:
         return f"{self.get_kind_display()}: {self.text[:60]}"
 
+    def to_dict(self, states: dict) -> dict:
+        """The item with its citations; `states` maps citation ids to their CitationState (see
+        strategies.citations.citation_states, which finds them for many items at once)."""
+        return {
+            "id": self.pk,
+            "position": self.position,
+            "kind": self.kind,
+            "text": self.text,
+            "owner_name": self.owner_name,
+            "due_date": self.due_date,
+            "status": self.status,
+            "source_message_id": self.source_message_id,
+            "citations": [citation.to_dict(states[citation.pk]) for citation in self.citations.all()],
+        }
+
 
 class ItemCitation(models.Model):
     """A toolkit section an item cites, as it read when it was added.
@@ -82,7 +114,7 @@ class ItemCitation(models.Model):
         "toolkit.Toolkit", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     document = models.ForeignKey(
-        "toolkit.Document", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        "toolkit.ToolkitVersion", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     toolkit_name = models.CharField(max_length=200)
     version_tag = models.CharField(max_length=50)
@@ -97,3 +129,16 @@ class ItemCitation(models.Model):
 
     def __str__(self) -> str:
         return f"[{self.n}] {self.toolkit_name} {self.version_tag} {' > '.join(self.heading_path)}"
+
+    def to_dict(self, state) -> dict:
+        """The citation as it read when added, and `state`: whether the active version still says it."""
+        return {
+            "n": self.n,
+            "chunk_id": self.chunk_id,
+            "toolkit": self.toolkit_name,
+            "version_tag": self.version_tag,
+            "heading_path": self.heading_path,
+            "snippet": self.snippet,
+            "state": state.state,
+            "active_version": state.active_version,
+        }

@@ -1,49 +1,43 @@
-"""Plan pages. Every lookup goes through `owned_plan`/`owned_item`: another user's ids are a 404."""
+"""Plan pages. Every lookup goes through `strategies.selectors`: another user's ids are a 404."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.db.models import Count, Q
+from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_http_methods, require_POST
 
+from accounts.rate_limits import by_user_or_ip, per_minute, rate_limit
 from rag.models import Message
 from strategies import export, plans
 from strategies.citations import citation_states
-from strategies.forms import AddAnswerForm, ItemForm, PlanForm
+from strategies.forms import AddAnswerForm, ItemForm, PlanForm, PlanSearchForm
 from strategies.models import PlanItem, StrategyPlan
+from strategies.selectors import owned_item, owned_plan, search_plans
 
-
-def owned_plan(request: HttpRequest, plan_id: int) -> StrategyPlan:
-    return get_object_or_404(StrategyPlan, pk=plan_id, owner=request.user)
-
-
-def owned_item(request: HttpRequest, plan_id: int, item_id: int) -> PlanItem:
-    return get_object_or_404(
-        PlanItem.objects.select_related("plan"), pk=item_id, plan_id=plan_id, plan__owner=request.user
-    )
-
-
-def search_plans(user, status: str = "", query: str = ""):
-    """The user's plans, optionally of one status and matching words in the title, summary or items."""
-    found = StrategyPlan.objects.filter(owner=user)
-    if status in StrategyPlan.Status.values:
-        found = found.filter(status=status)
-    for word in query.split()[:10]:
-        matching_items = PlanItem.objects.filter(text__icontains=word).values("plan_id")
-        found = found.filter(Q(title__icontains=word) | Q(summary__icontains=word) | Q(pk__in=matching_items))
-    return found.annotate(item_count=Count("items")).order_by("-updated_at", "-pk")
+# Exports and duplicates read a whole plan: limited per user, shared by the pages and the API.
+export_rate_limit = rate_limit(
+    "plan-export", per_minute("RATE_LIMIT_PLAN_EXPORTS"), by_user_or_ip, methods=("GET", "HEAD")
+)
+duplicate_rate_limit = rate_limit("plan-duplicate", per_minute("RATE_LIMIT_PLAN_DUPLICATES"), by_user_or_ip)
 
 
 @login_required
 def plan_list(request: HttpRequest) -> HttpResponse:
-    status = request.GET.get("status", "")
-    query = request.GET.get("q", "").strip()[:200]
-    page = Paginator(search_plans(request.user, status, query), 50).get_page(request.GET.get("page"))
+    search = PlanSearchForm(request.GET)
+    if search.is_valid():
+        status, query = search.cleaned_data["status"], search.cleaned_data["q"]
+        found = search_plans(user=request.user, status=status, query=query)
+    else:  # e.g. a NUL in ?q= (PostgreSQL cannot compare it): a 400 saying so, above every plan
+        for errors in search.errors.values():
+            messages.error(request, f"Search: {errors[0]}")
+        status, query = "", ""
+        found = search_plans(user=request.user)
+    page = Paginator(found, 50).get_page(request.GET.get("page"))
     counts = dict(
         StrategyPlan.objects.filter(owner=request.user)
         .values_list("status")
@@ -54,7 +48,7 @@ def plan_list(request: HttpRequest) -> HttpResponse:
         (value, label, counts.get(value, 0)) for value, label in StrategyPlan.Status.choices
     ]
     context = {"page": page, "status": status, "query": query, "filters": filters}
-    return render(request, "strategies/plan_list.html", context)
+    return render(request, "strategies/plan_list.html", context, status=200 if search.is_valid() else 400)
 
 
 @login_required
@@ -63,9 +57,13 @@ def plan_create(request: HttpRequest) -> HttpResponse:
     form = PlanForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         form.instance.owner = request.user
-        plan = form.save()
-        messages.success(request, "Plan created. Add goals, actions and notes below.")
-        return redirect(plan_url(plan))
+        try:
+            plan = plans.create_plan(form.instance)
+        except plans.PlanLimitReached as error:
+            form.add_error(None, str(error))
+        else:
+            messages.success(request, "Plan created. Add goals, actions and notes below.")
+            return redirect(plan_url(plan))
     return render(request, "strategies/plan_form.html", {"form": form})
 
 
@@ -76,7 +74,7 @@ def plan_url(plan: StrategyPlan, item: PlanItem | None = None) -> str:
 
 @login_required
 def plan_detail(request: HttpRequest, plan_id: int) -> HttpResponse:
-    plan = owned_plan(request, plan_id)
+    plan = owned_plan(user=request.user, plan_id=plan_id)
     items = list(plan.items.prefetch_related("citations"))
     states = citation_states([c for item in items for c in item.citations.all()])
     for item in items:
@@ -95,7 +93,7 @@ def plan_detail(request: HttpRequest, plan_id: int) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def plan_edit(request: HttpRequest, plan_id: int) -> HttpResponse:
-    plan = owned_plan(request, plan_id)
+    plan = owned_plan(user=request.user, plan_id=plan_id)
     form = PlanForm(request.POST or None, instance=plan)
     if request.method == "POST" and form.is_valid():
         form.save()
@@ -107,7 +105,7 @@ def plan_edit(request: HttpRequest, plan_id: int) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def plan_delete(request: HttpRequest, plan_id: int) -> HttpResponse:
-    plan = owned_plan(request, plan_id)
+    plan = owned_plan(user=request.user, plan_id=plan_id)
     if request.method == "POST":
         plan.delete()
         messages.success(request, f"Deleted the plan “{plan.title}”.")
@@ -119,15 +117,22 @@ def plan_delete(request: HttpRequest, plan_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
+@duplicate_rate_limit
 def plan_duplicate(request: HttpRequest, plan_id: int) -> HttpResponse:
-    copy = plans.duplicate_plan(owned_plan(request, plan_id))
+    plan = owned_plan(user=request.user, plan_id=plan_id)
+    try:
+        copy = plans.duplicate_plan(plan)
+    except plans.PlanLimitReached as error:
+        messages.error(request, str(error))
+        return redirect(plan_url(plan))
     messages.success(request, "Plan duplicated: this is the copy.")
     return redirect(plan_url(copy))
 
 
 @login_required
+@export_rate_limit
 def plan_export(request: HttpRequest, plan_id: int, extension: str) -> HttpResponse:
-    plan = owned_plan(request, plan_id)
+    plan = owned_plan(user=request.user, plan_id=plan_id)
     if extension == "docx":
         body = export.to_docx(plan)
         content_type = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -144,19 +149,23 @@ def plan_export(request: HttpRequest, plan_id: int, extension: str) -> HttpRespo
 @login_required
 @require_http_methods(["GET", "POST"])
 def item_create(request: HttpRequest, plan_id: int) -> HttpResponse:
-    plan = owned_plan(request, plan_id)
+    plan = owned_plan(user=request.user, plan_id=plan_id)
     form = ItemForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        item = plans.add_item(plan, form.save(commit=False))
-        messages.success(request, f"{item.get_kind_display()} added.")
-        return redirect(plan_url(plan, item))
+        try:
+            item = plans.add_item(plan, form.save(commit=False))
+        except plans.PlanLimitReached as error:
+            form.add_error(None, str(error))
+        else:
+            messages.success(request, f"{item.get_kind_display()} added.")
+            return redirect(plan_url(plan, item))
     return render(request, "strategies/item_form.html", {"form": form, "plan": plan})
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def item_edit(request: HttpRequest, plan_id: int, item_id: int) -> HttpResponse:
-    item = owned_item(request, plan_id, item_id)
+    item = owned_item(user=request.user, plan_id=plan_id, item_id=item_id)
     form = ItemForm(request.POST or None, instance=item)
     if request.method == "POST" and form.is_valid():
         form.save()
@@ -169,7 +178,7 @@ def item_edit(request: HttpRequest, plan_id: int, item_id: int) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def item_delete(request: HttpRequest, plan_id: int, item_id: int) -> HttpResponse:
-    item = owned_item(request, plan_id, item_id)
+    item = owned_item(user=request.user, plan_id=plan_id, item_id=item_id)
     if request.method == "POST":
         plans.delete_item(item)
         messages.success(request, f"{item.get_kind_display()} deleted.")
@@ -181,7 +190,7 @@ def item_delete(request: HttpRequest, plan_id: int, item_id: int) -> HttpRespons
 @login_required
 @require_POST
 def item_move(request: HttpRequest, plan_id: int, item_id: int) -> HttpResponse:
-    item = owned_item(request, plan_id, item_id)
+    item = owned_item(user=request.user, plan_id=plan_id, item_id=item_id)
     direction = request.POST.get("direction", "")
     if direction not in plans.MOVES:
         messages.error(request, "Unknown move.")
@@ -200,14 +209,18 @@ def add_answer(request: HttpRequest, message_id: int) -> HttpResponse:
     message = get_object_or_404(Message, pk=message_id, user=request.user)
     chosen = request.POST.get("plan", "")
     if chosen.isdigit():
-        owned_plan(request, int(chosen))  # someone else's plan id: 404, as everywhere else
+        owned_plan(user=request.user, plan_id=int(chosen))  # someone else's plan id: 404, as everywhere else
     form = AddAnswerForm(request.POST or None, user=request.user, initial={"text": message.answer})
     if request.method == "POST" and form.is_valid():
-        with transaction.atomic():
-            plan = form.cleaned_data["plan"] or StrategyPlan.objects.create(
-                owner=request.user, title=form.cleaned_data["new_plan_title"].strip()
-            )
-            item = plans.add_answer(plan, message, form.cleaned_data["kind"], form.cleaned_data["text"])
-        messages.success(request, f"Added to “{plan.title}” with {len(message.citations)} source(s).")
-        return redirect(plan_url(plan, item))
+        try:
+            with transaction.atomic():  # a new plan is kept only if the answer went into it
+                plan = form.cleaned_data["plan"] or plans.create_plan(
+                    StrategyPlan(owner=request.user, title=form.cleaned_data["new_plan_title"].strip())
+                )
+                item = plans.add_answer(plan, message, form.cleaned_data["kind"], form.cleaned_data["text"])
+        except plans.PlanLimitReached as error:
+            form.add_error(None, str(error))
+        else:
+            messages.success(request, f"Added to “{plan.title}” with {len(message.citations)} source(s).")
+            return redirect(plan_url(plan, item))
     return render(request, "strategies/add_answer.html", {"form": form, "message": message})

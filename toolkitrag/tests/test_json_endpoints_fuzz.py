@@ -1,27 +1,32 @@
 """Property-based tests of every JSON endpoint (chat, conversations, feedback, plans, items):
 arbitrary JSON, odd unicode, nulls, wrong types, huge and deeply nested bodies → a 2xx, or a
-4xx with a JSON error; never a 5xx."""
+4xx with a JSON error; never a 5xx. Text PostgreSQL cannot store (NUL, lone surrogates), in a
+body or a query string, is always a 400 (issue 18: both were 500s)."""
 
 import json
+from urllib.parse import quote
 
 import pytest
+from django.http import QueryDict
 from django.test import Client
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rag.models import Message
-from rag.tests.conftest import ingest_toolkit
 from strategies.models import PlanItem, StrategyPlan
+from toolkitrag.testing.toolkits import ingest_toolkit
 
 pytestmark = pytest.mark.django_db
 
 EXAMPLES = 60  # per endpoint, each run; bench/ is not needed: the suite runs these every time
 
-# Text that breaks naive code: NUL, lone surrogates are not JSON-encodable, so control
-# characters, right-to-left marks, zero-width joiners, combining marks, emoji, very long words.
+# Text that breaks naive code: NUL and lone surrogates (json.dumps writes them as \u0000 and
+# \ud800, valid JSON that PostgreSQL cannot store), control characters, right-to-left marks,
+# zero-width joiners, combining marks, emoji, very long words.
+UNSTORABLE = ["\x00", "\ud800", "\udfff", "\udc00"]
 odd_text = st.text(
     alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",))
-    | st.sampled_from(["\x00", "\u202e", "\u200d", "\u0301", "\U0001f600", "\ufeff"]),
+    | st.sampled_from([*UNSTORABLE, "\u202e", "\u200d", "\u0301", "\U0001f600", "\ufeff"]),
     max_size=300,
 ) | st.sampled_from(["<script>alert(1)</script>", "'; DROP TABLE x; --", "2024-02-30", "up", "down", "goal"])
 numbers = st.integers(min_value=-(2**70), max_value=2**70) | st.floats(allow_nan=False) | st.booleans()
@@ -42,9 +47,8 @@ FIELDS = [
     "status",
     "kind",
     "text",
-    "action_owner",
+    "owner_name",
     "due_date",
-    "action_status",
     "chunk_ids",
     "message_id",
     "item_ids",
@@ -134,3 +138,100 @@ def test_huge_deep_and_mislabelled_bodies_get_a_json_4xx(world, index):
         assert_clean(send(client, method, url, body), method, url, body)
     response = send(client, method, url, "query=x", content_type="application/x-www-form-urlencoded")
     assert_clean(response, method, url, "form")
+
+
+def has_unstorable_text(value) -> bool:
+    if isinstance(value, str):
+        return any(bad in value for bad in UNSTORABLE)
+    if isinstance(value, dict):
+        return any(has_unstorable_text(k) or has_unstorable_text(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(has_unstorable_text(v) for v in value)
+    return False
+
+
+@st.composite
+def with_unstorable_text(draw):
+    """A body with NUL or a lone surrogate somewhere: a value, a nested value or a field name."""
+    body = draw(plausible_objects)
+    bad = draw(st.text(max_size=5)) + draw(st.sampled_from(UNSTORABLE)) + draw(st.text(max_size=5))
+    where = draw(st.sampled_from(["value", "nested", "name"]))
+    field = draw(st.sampled_from(FIELDS))
+    if where == "value":
+        body[field] = bad
+    elif where == "nested":
+        body[field] = [1, {"x": [bad]}]
+    else:
+        body[bad] = "x"
+    return body
+
+
+@pytest.fixture
+def no_question_limit(request):
+    """Every example must reach the body check, not stop at the 20-questions-a-minute limit."""
+    request.getfixturevalue("settings").RATE_LIMIT_RAG_REQUESTS = 1_000_000
+
+
+@pytest.mark.parametrize("index", range(11), ids=lambda i: f"endpoint{i}")
+def test_unstorable_text_anywhere_in_a_body_is_a_400(world, index, no_question_limit):
+    method, url = endpoints(world)[index]
+    client = world["client"]
+
+    @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+    @given(body=with_unstorable_text())
+    def check(body):
+        assert has_unstorable_text(body)
+        text = json.dumps(body)
+        response = send(client, method, url, text)
+        assert response.status_code == 400, (method, url, text[:300], response.content[:300])
+        error = response.json()["error"]
+        assert "NUL" in error or "lone surrogate" in error, (method, url, text[:300], error)
+
+    check()
+
+
+GET_URLS = [
+    lambda w: "/api/plans/",
+    lambda w: "/api/rag/conversations",
+    lambda w: f"/api/rag/conversations/{w['message'].conversation_id}",
+    lambda w: f"/api/plans/{w['plan'].pk}/",
+    lambda w: f"/api/plans/{w['plan'].pk}/items/",
+    lambda w: f"/api/plans/{w['plan'].pk}/items/{w['item'].pk}/",
+    lambda w: "/strategies",
+]
+# Raw query strings: percent-encoded NULs, surrogates encoded as UTF-8 bytes (not valid UTF-8),
+# stray percent signs, repeated and empty keys.
+query_strings = st.lists(
+    st.tuples(st.sampled_from(["q", "status", "page", "x", ""]), odd_text),
+    max_size=4,
+).map(
+    lambda pairs: "&".join(f"{quote(k)}={quote(v, errors='surrogatepass')}" for k, v in pairs)
+) | st.sampled_from(
+    ["q=%00", "q=%ED%A0%80", "q=%", "q=%zz", "%00=1", "q=%C0%80", "status=%00&q=x", "page=%00"]
+)
+
+
+def has_nul(url: str, query: str) -> bool:
+    """The API refuses a NUL anywhere in the query string; the page in the fields its form reads."""
+    params = QueryDict(query)
+    if url.startswith("/api/"):
+        return any("\x00" in key or "\x00" in "".join(params.getlist(key)) for key in params)
+    return "\x00" in params.get("q", "") + params.get("status", "")
+
+
+@pytest.mark.parametrize("index", range(len(GET_URLS)), ids=lambda i: f"get{i}")
+def test_query_strings_never_cause_a_server_error(world, index):
+    url = GET_URLS[index](world)
+    client = world["client"]
+
+    @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+    @given(query=query_strings)
+    def check(query):
+        response = client.get(f"{url}?{query}")
+        assert response.status_code < 500, (url, query, response.content[:300])
+        if has_nul(url, query):  # a 400, as JSON from the API, as the page with its form's error
+            assert response.status_code == 400, (url, query)
+        if url.startswith("/api/") and response.status_code >= 400:
+            assert isinstance(response.json()["error"], str)
+
+    check()

@@ -16,6 +16,7 @@ from rag.retrieval import Retrieval, RetrievedChunk
 
 logger = logging.getLogger(__name__)
 
+# The one citation pattern: checked here, turned into links by rag/templatetags/citations.py.
 CITATION = re.compile(r"\[(\d{1,3})\]")
 NOT_COVERED = (
     "The toolkit does not seem to cover this question, so I won't guess. "
@@ -48,7 +49,6 @@ class Source:
             "version_tag": self.chunk.version_tag,
             "heading_path": self.chunk.heading_path,
             "snippet": snippet(self.chunk.text),
-            "url": f"/toolkit/source/{self.chunk.chunk_id}",
         }
 
 

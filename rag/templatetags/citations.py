@@ -1,24 +1,25 @@
-import re
-
 from django import template
 from django.utils.html import conditional_escape, format_html
 from django.utils.safestring import mark_safe
 
-register = template.Library()
+from rag.answering import CITATION
+from rag.rendering import source_url
 
-CITATION = re.compile(r"\[(\d{1,3})\]")
+register = template.Library()
 
 
 @register.filter
 def with_citation_links(answer: str, citations: list[dict]) -> str:
     """The answer, escaped, with each [n] that matches a citation turned into a link to its source."""
-    urls = {c["n"]: c["url"] for c in citations or []}
+    chunk_ids = {c["n"]: c["chunk_id"] for c in citations or []}
     pieces, position = [], 0
     for match in CITATION.finditer(answer or ""):
         pieces.append(conditional_escape(answer[position : match.start()]))
         n = int(match.group(1))
-        if n in urls:
-            pieces.append(format_html('<a class="cite" href="{}" data-n="{}">[{}]</a>', urls[n], n, n))
+        if n in chunk_ids:
+            pieces.append(
+                format_html('<a class="cite" href="{}" data-n="{}">[{}]</a>', source_url(chunk_ids[n]), n, n)
+            )
         else:
             pieces.append(conditional_escape(match.group(0)))
         position = match.end()

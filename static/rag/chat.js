@@ -1,6 +1,8 @@
 // The toolkit chat: streams answers over Server-Sent Events (fetch + ReadableStream, since
-// EventSource cannot POST), renders citations as links, and handles feedback, copying and the
-// history sidebar. Model and document text only ever goes into the page as text nodes.
+// EventSource cannot POST) as plain text, then swaps in the answer as the server rendered it
+// (templates/rag/message.html, the same HTML as the history), and handles feedback and the
+// history sidebar. URLs come from data- attributes and the server's events; markup comes from
+// <template> elements or the server; text only ever goes into the page as text nodes.
 (function () {
   "use strict";
 
@@ -23,122 +25,35 @@
     });
   }
 
-  function el(tag, className, text) {
-    var node = document.createElement(tag);
-    if (className) node.className = className;
-    if (text !== undefined) node.textContent = text;
-    return node;
+  function copyOf(templateId) {
+    return document.getElementById(templateId).content.firstElementChild.cloneNode(true);
   }
 
-  // --- rendering an answer ------------------------------------------------------------------
-  function renderAnswerText(container, answer, citations) {
-    var urls = {};
-    (citations || []).forEach(function (c) { urls[c.n] = c.url; });
-    container.textContent = "";
-    var pattern = /\[(\d{1,3})\]/g;
-    var last = 0;
-    var match;
-    while ((match = pattern.exec(answer)) !== null) {
-      container.appendChild(document.createTextNode(answer.slice(last, match.index)));
-      var n = Number(match[1]);
-      if (urls[n]) {
-        var link = el("a", "cite", "[" + n + "]");
-        link.href = urls[n];
-        link.dataset.n = n;
-        container.appendChild(link);
-      } else {
-        container.appendChild(document.createTextNode(match[0]));
-      }
-      last = pattern.lastIndex;
-    }
-    container.appendChild(document.createTextNode(answer.slice(last)));
+  // The server's HTML, parsed inside an inert <template> (nothing in it runs), as one element.
+  function parsed(html) {
+    var holder = document.createElement("template");
+    holder.innerHTML = html;
+    return holder.content.firstElementChild;
   }
 
-  function sourceList(items, label) {
-    var ol = el("ol", "citations");
-    ol.setAttribute("aria-label", label);
-    items.forEach(function (c) {
-      var li = el("li");
-      li.value = c.n;
-      var link = el("a", "", c.toolkit + " " + c.version_tag + " — " + (c.heading_path.join(" › ") || "Start of document"));
-      link.href = c.url;
-      li.appendChild(link);
-      li.appendChild(el("span", "snippet", c.snippet));
-      ol.appendChild(li);
-    });
-    return ol;
-  }
-
-  function tools(data) {
-    var box = el("div", "answer-tools");
-    box.appendChild(el("button", "tool copy-answer", "Copy answer"));
-    if (data.answered && data.message_id) {
-      var add = el("a", "tool add-to-plan", "Add to plan");
-      add.href = "/strategies/add-answer/" + encodeURIComponent(data.message_id);
-      box.appendChild(add);
-    }
-    var feedback = el("span", "feedback");
-    [["up", "Helpful"], ["down", "Not helpful"]].forEach(function (spec) {
-      var b = el("button", "tool rate", spec[1]);
-      b.type = "button";
-      b.dataset.rating = spec[0];
-      b.setAttribute("aria-pressed", "false");
-      feedback.appendChild(b);
-    });
-    box.firstChild.type = "button";
-    box.appendChild(feedback);
-    return box;
-  }
-
+  // --- asking ---------------------------------------------------------------------------------
   function newExchange(question) {
-    var article = el("article", "exchange");
-    var q = el("div", "question");
-    q.appendChild(el("span", "visually-hidden", "You asked:"));
-    q.appendChild(document.createTextNode(question));
-    var answer = el("div", "answer answer-streaming");
-    var text = el("div", "answer-text");
-    text.appendChild(el("span", "thinking", "Searching the toolkit…"));
-    answer.appendChild(text);
-    article.appendChild(q);
-    article.appendChild(answer);
+    var article = copyOf("new-exchange");
+    article.querySelector(".question-text").textContent = question;
     list.appendChild(article);
     article.scrollIntoView({ block: "end" });
     return article;
-  }
-
-  function finish(article, data) {
-    var answer = article.querySelector(".answer");
-    var text = answer.querySelector(".answer-text");
-    answer.classList.remove("answer-streaming");
-    article.dataset.messageId = data.message_id;
-    if (!data.answered) answer.classList.add("answer-not-covered");
-    if (data.extractive) {
-      answer.insertBefore(el("p", "answer-label", "Extractive answer: quoted from the toolkit (no AI model is configured)."), text);
-    }
-    renderAnswerText(text, data.answer || "", data.citations);
-    if (data.error) {
-      var error = el("p", "answer-error", data.error);
-      error.setAttribute("role", "alert");
-      answer.appendChild(error);
-      if (data.sources && data.sources.length) {
-        answer.appendChild(el("p", "muted", "Sections found for your question:"));
-        answer.appendChild(sourceList(data.sources, "Sections found"));
-      }
-    }
-    if (data.citations && data.citations.length) answer.appendChild(sourceList(data.citations, "Sources"));
-    answer.appendChild(tools(data));
   }
 
   function fail(article, message) {
     var answer = article.querySelector(".answer");
     answer.classList.remove("answer-streaming");
     answer.querySelector(".answer-text").textContent = "";
-    var error = el("p", "answer-error", message);
-    error.setAttribute("role", "alert");
-    answer.appendChild(error);
+    var error = answer.querySelector(".answer-error");
+    error.textContent = message;
+    error.hidden = false;
   }
 
-  // --- asking ---------------------------------------------------------------------------------
   function parseEvents(buffer, onEvent) {
     var events = buffer.split("\n\n");
     var rest = events.pop();
@@ -154,27 +69,20 @@
     return rest;
   }
 
-  function onConversation(id, title) {
-    if (conversationId === String(id)) return;
-    conversationId = String(id);
+  function onStart(data, title) {
+    if (conversationId === String(data.conversation_id)) return;
+    conversationId = String(data.conversation_id);
     chat.dataset.conversationId = conversationId;
-    window.history.replaceState(null, "", "/toolkit/c/" + id);
+    window.history.replaceState(null, "", data.conversation_url);
     var empty = document.querySelector(".empty-history");
     if (empty) empty.remove();
+    var item = copyOf("new-conversation");
+    item.dataset.id = conversationId;
+    item.dataset.url = data.conversation_api_url;
+    var link = item.querySelector("a");
+    link.href = data.conversation_url;
+    link.textContent = title;
     var sidebar = document.getElementById("conversation-list");
-    var item = el("li");
-    item.dataset.id = id;
-    item.className = "current";
-    var link = el("a", "", title);
-    link.href = "/toolkit/c/" + id;
-    item.appendChild(link);
-    [["rename", "Rename conversation", "✎", "Rename"], ["delete", "Delete conversation", "×", "Delete"]].forEach(function (spec) {
-      var b = el("button", "tool " + spec[0], spec[2]);
-      b.type = "button";
-      b.title = spec[3];
-      b.setAttribute("aria-label", spec[1]);
-      item.appendChild(b);
-    });
     sidebar.insertBefore(item, sidebar.firstChild);
   }
 
@@ -191,7 +99,7 @@
     try {
       var body = { query: question };
       if (conversationId) body.conversation_id = Number(conversationId);
-      var response = await api("POST", "/api/rag/answer/stream", body);
+      var response = await api("POST", chat.dataset.streamUrl, body);
       if (!response.ok) {
         var problem = {};
         try { problem = await response.json(); } catch (e) { /* not JSON */ }
@@ -208,19 +116,21 @@
         buffer += decoder.decode(chunk.value, { stream: true });
         buffer = parseEvents(buffer, function (name, data) {
           if (name === "start") {
-            onConversation(data.conversation_id, question.slice(0, 80));
+            onStart(data, question.slice(0, 80));
           } else if (name === "token") {
             streamed += data.text;
             text.textContent = streamed;
           } else if (name === "final") {
             gotFinal = true;
-            finish(article, data);
+            var rendered = parsed(data.html);
+            article.replaceWith(rendered);
+            article = rendered;
           }
         });
       }
       if (!gotFinal) fail(article, "The connection was lost before the answer was complete. Please ask again.");
     } catch (error) {
-      fail(article, "The connection was lost before the answer was complete. Please ask again.");
+      if (!gotFinal) fail(article, "The connection was lost before the answer was complete. Please ask again.");
     } finally {
       busy = false;
       button.disabled = false;
@@ -266,49 +176,37 @@
   });
 
   function rate(target) {
-    var article = target.closest(".exchange");
+    var url = target.closest(".exchange").dataset.feedbackUrl;
     var rating = target.dataset.rating;
-    api("POST", "/api/rag/messages/" + article.dataset.messageId + "/feedback", { rating: rating }).then(function (response) {
+    api("POST", url, { rating: rating }).then(function (response) {
       if (!response.ok) return;
       target.parentNode.querySelectorAll(".rate").forEach(function (b) {
         b.setAttribute("aria-pressed", b === target ? "true" : "false");
       });
       var tools = target.closest(".answer-tools");
-      if (!tools.querySelector(".feedback-comment")) {
-        var box = el("div", "feedback-comment");
-        var label = el("label", "", "Tell us more (optional)");
-        var area = el("textarea");
-        area.id = "comment-" + article.dataset.messageId;
-        area.rows = 2;
-        area.maxLength = 2000;
-        label.htmlFor = area.id;
-        var send = el("button", "tool send-comment", "Send comment");
-        send.type = "button";
-        box.appendChild(label);
-        box.appendChild(area);
-        box.appendChild(send);
-        tools.appendChild(box);
-      }
+      tools.querySelector(".feedback-comment").hidden = false;
       tools.dataset.rating = rating;
     });
   }
 
   function sendComment(target) {
-    var article = target.closest(".exchange");
+    var url = target.closest(".exchange").dataset.feedbackUrl;
     var tools = target.closest(".answer-tools");
-    var comment = tools.querySelector("textarea").value;
-    api("POST", "/api/rag/messages/" + article.dataset.messageId + "/feedback", {
-      rating: tools.dataset.rating, comment: comment,
-    }).then(function (response) {
-      if (response.ok) tools.querySelector(".feedback-comment").replaceChildren(el("p", "muted", "Thank you for your feedback."));
-    });
+    var box = tools.querySelector(".feedback-comment");
+    api("POST", url, { rating: tools.dataset.rating, comment: box.querySelector("textarea").value }).then(
+      function (response) {
+        if (!response.ok) return;
+        box.hidden = true;
+        tools.querySelector(".feedback-thanks").hidden = false;
+      }
+    );
   }
 
   function rename(item) {
     var link = item.querySelector("a");
     var title = window.prompt("New name for this conversation:", link.textContent);
     if (!title || !title.trim()) return;
-    api("PATCH", "/api/rag/conversations/" + item.dataset.id, { title: title }).then(function (response) {
+    api("PATCH", item.dataset.url, { title: title }).then(function (response) {
       return response.ok ? response.json() : null;
     }).then(function (data) {
       if (data) link.textContent = data.title;
@@ -317,9 +215,9 @@
 
   function remove(item) {
     if (!window.confirm("Delete this conversation? This cannot be undone.")) return;
-    api("DELETE", "/api/rag/conversations/" + item.dataset.id).then(function (response) {
+    api("DELETE", item.dataset.url).then(function (response) {
       if (!response.ok) return;
-      if (item.dataset.id === conversationId) window.location.href = "/toolkit";
+      if (item.dataset.id === conversationId) window.location.href = chat.dataset.chatUrl;
       else item.remove();
     });
   }

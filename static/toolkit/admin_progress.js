@@ -1,11 +1,11 @@
 // Keeps the status and progress columns of the toolkit versions list up to date while
-// ingestion runs, by polling a small JSON view. No framework, no build step.
+// ingestion runs, by polling a small JSON view whose URL and cell texts come from the server
+// (toolkit/admin.py), so nothing here copies a label. No framework, no build step.
 (function () {
   "use strict";
   var config = document.getElementById("ingest-progress-config");
   if (!config) return;
   var url = config.dataset.url;
-  var LABELS = { pending: "Pending", processing: "Processing", ready: "Ready", failed: "Failed" };
 
   function runningIds() {
     var ids = [];
@@ -22,12 +22,12 @@
     var progress = document.querySelector('.ingest-progress[data-document="' + id + '"]');
     if (badge) {
       badge.className = "ingest-status ingest-" + row.status;
-      badge.textContent = LABELS[row.status] || row.status;
-      badge.title = row.error || "";
+      badge.textContent = row.status_label;
+      badge.title = row.error;
     }
     if (progress) progress.textContent = row.progress_done + "/" + row.progress_total;
     var error = document.querySelector('.ingest-error[data-document="' + id + '"]');
-    if (error) error.textContent = row.error.length > 140 ? row.error.slice(0, 140) + "…" : row.error;
+    if (error) error.textContent = row.short_error;
   }
 
   function poll() {

@@ -1,0 +1,27 @@
+"""One answer renderer: an answer message's HTML comes from templates/rag/message.html only.
+
+The chat history renders it on the page; the streamed answer's final event carries the same
+HTML, which the browser swaps in for the text it streamed. Citations are stored with their chunk
+id, never a URL: links are built here, when shown, so a changed route never leaves dead links in
+the database.
+"""
+
+from django.template.loader import render_to_string
+from django.urls import reverse
+
+from rag.models import Message
+
+
+def source_url(chunk_id: int) -> str:
+    """The page that shows a cited section highlighted in its version of the toolkit."""
+    return reverse("toolkit-source", args=[chunk_id])
+
+
+def with_urls(citations: list[dict]) -> list[dict]:
+    """Citations as the JSON API shows them: each with the `url` of its section."""
+    return [{**citation, "url": source_url(citation["chunk_id"])} for citation in citations]
+
+
+def message_html(message: Message, sources: list[dict] | None = None) -> str:
+    """The answer as the chat history shows it; `sources` (what retrieval found) when it failed."""
+    return render_to_string("rag/message.html", {"message": message, "sources": sources})

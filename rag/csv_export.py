@@ -1,14 +1,22 @@
 """Messages and feedback as CSV, streamed row by row so a large export needs little memory."""
 
 import csv
+import unicodedata
 from collections.abc import Iterable, Iterator
 
 from rag.analytics import Filters
 from rag.models import Feedback
 
 # A cell starting with one of these is read as a formula by spreadsheets (CSV injection);
-# a leading apostrophe makes it text.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# a leading apostrophe makes it text. With the ASCII ones, their full-width and small forms and
+# the minus sign, which spreadsheets with East Asian input settings read as the ASCII ones.
+FORMULA_STARTS = frozenset("=+-@\t\r\uff1d\uff0b\uff0d\uff20\ufe66\ufe62\ufe63\ufe6b\u2212")
+# Characters that show nothing, so a formula behind them looks like the cell's start to a reader
+# (and to spreadsheets that skip them): controls, format characters (zero-width space and joiners,
+# BOM, direction marks, soft hyphen), every kind of space and line separator, combining marks...
+INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Zs", "Zl", "Zp", "Mn", "Me"})
+# ...and the blank "letters" and symbols (Hangul fillers, the blank Braille pattern).
+INVISIBLE_CHARACTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
 
 MESSAGE_COLUMNS = [
     "id", "asked_at", "user", "conversation_id", "question", "answer", "answered", "extractive",
@@ -21,9 +29,19 @@ FEEDBACK_COLUMNS = [
 ]  # fmt: skip
 
 
+def _invisible(character: str) -> bool:
+    return character in INVISIBLE_CHARACTERS or unicodedata.category(character) in INVISIBLE_CATEGORIES
+
+
 def neutralise(value) -> str:
+    """The cell as text; prefixed with ' when a formula character starts it, invisible characters aside."""
     text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
+    for character in text:
+        if character in FORMULA_STARTS:
+            return "'" + text
+        if not _invisible(character):
+            break
+    return text
 
 
 class _Echo:

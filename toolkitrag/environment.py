@@ -3,6 +3,8 @@
 settings.py uses these; they live here so tests can call them without reloading settings.
 """
 
+import ipaddress
+
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
@@ -106,3 +108,26 @@ def production_problems(
             f"got {cache_backend}"
         )
     return problems
+
+
+def public_bind_problem(bind: str) -> str | None:
+    """Why gunicorn's GUNICORN_BIND lets clients past the proxy (None: loopback or a unix socket).
+
+    With TRUSTED_PROXY_COUNT > 0 the app takes the client's address from a header the proxy sets
+    (X-Real-IP); a client reaching gunicorn directly could set it to anything and dodge every
+    per-address rate limit and login lockout.
+    """
+    if bind.startswith(("unix:", "fd://")):
+        return None
+    host = bind.rpartition("]")[0].lstrip("[") if bind.startswith("[") else bind.partition(":")[0]
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if loopback:
+        return None
+    return (
+        f"GUNICORN_BIND={bind} lets clients reach gunicorn without the proxy, while TRUSTED_PROXY_COUNT "
+        "makes the app believe the client address they send: bind to 127.0.0.1:8000 (the default) or "
+        "a unix socket, or set TRUSTED_PROXY_COUNT=0"
+    )

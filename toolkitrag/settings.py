@@ -15,6 +15,7 @@ from toolkitrag.environment import (
     cache_from_url,
     database_from_url,
     production_problems,
+    public_bind_problem,
 )
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -140,6 +141,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "toolkitrag.security_headers.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # After WhiteNoise (static files keep their caching): private, no-store for signed-in users and /api/.
+    "toolkitrag.cache_control.PrivateCacheControlMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -187,6 +190,11 @@ LOGIN_REDIRECT_URL = "home"
 # Client IP: REMOTE_ADDR unless a trusted proxy in front says otherwise (accounts/client_ip.py).
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 CLIENT_IP_HEADER = env.str("CLIENT_IP_HEADER", default="X-Real-IP")
+# gunicorn's address (read by deploy/gunicorn.conf.py). Trusting the proxy's header is safe only when
+# nobody reaches gunicorn but the proxy: production refuses a public address with TRUSTED_PROXY_COUNT.
+GUNICORN_BIND = env.str("GUNICORN_BIND", default="127.0.0.1:8000")
+if IS_PROD and TRUSTED_PROXY_COUNT > 0 and (problem := public_bind_problem(GUNICORN_BIND)):
+    raise ImproperlyConfigured(problem)
 if CLIENT_IP_HEADER.lower() not in ("x-real-ip", "x-forwarded-for"):
     raise ImproperlyConfigured("CLIENT_IP_HEADER must be X-Real-IP or X-Forwarded-For")
 
@@ -204,6 +212,10 @@ RATE_LIMIT_ENABLED = env.bool("RATE_LIMIT_ENABLED", default=True)
 RATELIMIT_ENABLE = RATE_LIMIT_ENABLED
 RATE_LIMIT_AUTH_REQUESTS = env.int("RATE_LIMIT_AUTH_REQUESTS", default=5)  # per minute per IP
 RATE_LIMIT_RAG_REQUESTS = env.int("RATE_LIMIT_RAG_REQUESTS", default=20)  # per minute per user
+# Plan exports (.docx/Markdown) and duplicates per minute per user: each reads a whole plan, and
+# six parallel .docx exports of a huge plan once slowed everyone's logins tenfold (issue 18).
+RATE_LIMIT_PLAN_EXPORTS = env.int("RATE_LIMIT_PLAN_EXPORTS", default=10)
+RATE_LIMIT_PLAN_DUPLICATES = env.int("RATE_LIMIT_PLAN_DUPLICATES", default=10)
 RATELIMIT_IP_META_KEY = "accounts.client_ip.client_ip"
 
 # --- Security ----------------------------------------------------------------------------
@@ -302,6 +314,15 @@ RAG_VECTOR_WEIGHT = env.float("RAG_VECTOR_WEIGHT", default=0.3)
 # 100k chunks 0.915 at 40, 0.995 at 100; 1M chunks 0.80 at 100, 0.90 at 200, 0.97 at 800 (p95 33 ms).
 RAG_HNSW_EF_SEARCH = env.int("RAG_HNSW_EF_SEARCH", default=100)
 RAG_MAX_QUERY_CHARS = env.int("RAG_MAX_QUERY_CHARS", default=2000)
+
+# --- Strategy plans: per-user caps (strategies/plans.py; bench/plan_limits.py measures them) ---
+# A plan of 200 items x 10 KB x 20 citations took 3-5 s to show, export or duplicate (issue 18).
+PLAN_MAX_PLANS_PER_USER = env.int("PLAN_MAX_PLANS_PER_USER", default=100)
+PLAN_MAX_ITEMS_PER_PLAN = env.int("PLAN_MAX_ITEMS_PER_PLAN", default=100)
+# Characters in an item's text and a plan's summary (the database columns hold 10,000 and 5,000).
+PLAN_MAX_TEXT_CHARS = env.int("PLAN_MAX_TEXT_CHARS", default=5000)
+# Toolkit sections one item may cite; 20 is the most an answer can cite (top_k is at most 20).
+PLAN_MAX_CITATIONS_PER_ITEM = env.int("PLAN_MAX_CITATIONS_PER_ITEM", default=20)
 
 # --- Background tasks (django-tasks): immediate in dev and tests, database queue in prod -----
 TASKS_BACKEND = env.str("TASKS_BACKEND", default="database" if IS_PROD else "immediate")

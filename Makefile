@@ -1,11 +1,12 @@
-# ToolkitRAG: `make run` serves the app, `make test` runs every test. Needs only python3 (3.11+).
+# ToolkitRAG: `make run` serves the app, `make test` runs every test, `make test-fast` all but the
+# system tests. Needs only python3 (3.11+).
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install install-local lint format stop-db clean
+.PHONY: run test test-fast install install-local lint format stop-db clean
 
 $(PY):
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "ToolkitRAG needs Python 3.11 or newer; found " + sys.version.split()[0])'
@@ -35,6 +36,11 @@ run: $(VENV)/.installed
 
 test: $(VENV)/.installed-dev
 	$(PY) -m pytest
+
+# Leaves out the tests marked `system` (real gunicorn, nginx, Caddy, Chromium, worker processes,
+# the restore drill, benchmarks): under 2 minutes on 2 cores. CI runs `make test`.
+test-fast: $(VENV)/.installed-dev
+	$(PY) -m pytest -m "not system"
 
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check .

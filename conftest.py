@@ -1,11 +1,7 @@
 """Shared test fixtures: a real embedded PostgreSQL, users, and app servers in child processes."""
 
 import os
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -16,11 +12,21 @@ from django.core.cache import cache
 from django.db import connections
 
 from toolkitrag.embedded_db import server
+from toolkitrag.testing import PASSWORD
 from toolkitrag.testing.browser import CHROMIUM, CHROMIUM_ARGS
 from toolkitrag.testing.fake_openai import FakeOpenAI
+from toolkitrag.testing.servers import AppServer, start_gunicorn
 
-REPO_ROOT = Path(__file__).resolve().parent
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+# Fixtures that start a real browser or gunicorn: a test that uses one is a system test.
+SYSTEM_FIXTURES = {"page", "start_app_server"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test using a SYSTEM_FIXTURES fixture `system`, so that a new browser or gunicorn
+    test cannot slip into `make test-fast` by a forgotten mark (other system tests mark themselves)."""
+    for item in items:
+        if SYSTEM_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.system)
 
 
 @pytest.fixture(scope="session")
@@ -52,9 +58,6 @@ def clear_cache() -> Iterator[None]:
     cache.clear()
     yield
     cache.clear()
-
-
-PASSWORD = "correct-horse-battery-staple"
 
 
 @pytest.fixture
@@ -92,8 +95,8 @@ def staff_user(django_user_model):
 
 @pytest.fixture
 def toolkit_document(db):
-    """The small community toolkit of rag/tests/conftest.py, ingested and active."""
-    from rag.tests.conftest import ingest_toolkit
+    """The small community toolkit of toolkitrag/testing/toolkits.py, ingested and active."""
+    from toolkitrag.testing.toolkits import ingest_toolkit
 
     return ingest_toolkit()
 
@@ -138,85 +141,19 @@ def fake_openai(settings) -> Iterator[FakeOpenAI]:
     server.stop()
 
 
-def redis_available(url: str = REDIS_URL) -> bool:
-    import redis
-
-    try:
-        return bool(redis.Redis.from_url(url, socket_connect_timeout=1).ping())
-    except redis.RedisError:
-        return False
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def child_database_url() -> str:
-    """A DATABASE_URL for the test database, for app servers running in child processes."""
-    database = settings.DATABASES["default"]
-    if database["ENGINE"] == "toolkitrag.embedded_db":
-        running = server.ensure_running(database["PGDATA"])
-        return running.database_url(database["NAME"])
-    return os.environ["DATABASE_URL"].rsplit("/", 1)[0] + "/" + database["NAME"]
-
-
-class AppServer:
-    def __init__(self, process: subprocess.Popen, url: str, log_path: Path):
-        self.process = process
-        self.url = url
-        self.log_path = log_path
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-
 @pytest.fixture
 def start_app_server(tmp_path) -> Iterator[Callable[..., AppServer]]:
-    """Start the app under gunicorn in a child process with the given environment."""
+    """Start the app under gunicorn in a child process with the given environment; stopped after."""
     started: list[AppServer] = []
 
     def start(env_overrides: dict[str, str], *, wait_for: str = "/health") -> AppServer:
-        port = free_port()
-        log_path = tmp_path / f"gunicorn-{port}.log"
-        env = {
-            key: value
-            for key, value in os.environ.items()
-            if key not in ("DATABASE_URL", "CACHE_URL", "ENV", "DEBUG")
-        }
-        env.update({"ENV": "dev", "LOG_FORMAT": "json", "LOG_LEVEL": "INFO", "PYTHONUNBUFFERED": "1"})
-        env.update(env_overrides)
-        log_file = open(log_path, "wb")  # noqa: SIM115 - the child process writes to it until it stops
-        process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "1"]
-            + ["--error-logfile", "-", "toolkitrag.wsgi"],
-            cwd=REPO_ROOT,
-            env=env,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-        )
-        app = AppServer(process, f"http://127.0.0.1:{port}", log_path)
+        app = start_gunicorn(tmp_path, env_overrides, wait_for=wait_for)
         started.append(app)
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(app.url + wait_for, timeout=2):
-                    return app
-            except urllib.error.HTTPError:
-                return app  # it answers; the test looks at the status itself
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"gunicorn did not start:\n{app.log()}") from None
-                time.sleep(0.1)
+        return app
 
     yield start
     for app in started:
-        app.process.terminate()
-        try:
-            app.process.wait(10)
-        except subprocess.TimeoutExpired:
-            app.process.kill()
+        app.stop()
 
 
 # Playwright's sync API runs an event loop in the test's thread; the test's own ORM calls are still

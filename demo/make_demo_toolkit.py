@@ -1,14 +1,13 @@
 """Write demo/community-resilience-toolkit.docx, the toolkit `make run` ingests.
 
 Run with the project's virtualenv: .venv/bin/python demo/make_demo_toolkit.py
-The .docx is committed; this script is how it was made (python-docx, Word's default styles).
+The .docx is committed; this script is how it was made (python-docx, Word's default styles). It
+stands alone, so that nothing the tests' own .docx builder learns changes the demo.
 """
 
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from toolkit.tests.docx_factory import make_docx  # noqa: E402 - the same spec format the tests use
+import docx
 
 OUT = Path(__file__).resolve().parent / "community-resilience-toolkit.docx"
 
@@ -178,7 +177,22 @@ SECTIONS = [
 
 
 def build(path: Path = OUT) -> Path:
-    make_docx(SECTIONS, path, title="Community Resilience Toolkit", table_style="Table Grid")
+    """Write SECTIONS as Word headings, paragraphs, lists and grid tables."""
+    document = docx.Document()
+    document.core_properties.title = "Community Resilience Toolkit"
+    styles = {"p": None, "bullet": "List Bullet", "number": "List Number"}
+    for kind, content in SECTIONS:
+        if kind.startswith("h"):
+            document.add_heading(content, level=int(kind[1:]))
+        elif kind == "table":
+            table = document.add_table(rows=len(content), cols=len(content[0]))
+            table.style = "Table Grid"
+            for r, row in enumerate(content):
+                for c, value in enumerate(row):
+                    table.cell(r, c).text = value
+        else:
+            document.add_paragraph(content, style=styles[kind])
+    document.save(path)
     return path
 
 

@@ -3,7 +3,7 @@ from django.test import Client, RequestFactory, override_settings
 from django.urls import reverse
 
 from accounts.client_ip import client_ip
-from conftest import PASSWORD
+from toolkitrag.testing import PASSWORD
 
 
 def ip_of(**meta) -> str:

@@ -2,7 +2,7 @@ import pytest
 from django.test import Client, override_settings
 from django.urls import reverse
 
-from conftest import PASSWORD
+from toolkitrag.testing import PASSWORD
 
 pytestmark = pytest.mark.django_db
 

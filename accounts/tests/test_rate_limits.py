@@ -11,7 +11,7 @@ from django.test import Client, RequestFactory, override_settings
 from django.urls import reverse
 
 from accounts.rate_limits import by_user_or_ip, per_minute, rate_limit
-from conftest import REDIS_URL, child_database_url, redis_available
+from toolkitrag.testing.servers import REDIS_URL, child_database_url, redis_available
 
 pytestmark = pytest.mark.django_db
 
@@ -86,6 +86,7 @@ def test_decorator_answers_json_429_with_retry_after_for_api_paths(owner, second
     assert call(second_user).status_code == 200  # per user, not global
 
 
+@pytest.mark.system
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.skipif(not redis_available(), reason=f"needs a Redis server at {REDIS_URL} (none is reachable)")
 def test_rate_limit_holds_across_two_gunicorn_processes(start_app_server, rate_window):

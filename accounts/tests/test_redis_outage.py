@@ -12,7 +12,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from conftest import PASSWORD
+from toolkitrag.testing import PASSWORD
 
 pytestmark = pytest.mark.django_db
 

@@ -61,7 +61,7 @@ def test_questions_the_toolkit_does_not_cover_are_refused_and_logged(owner_clien
 
 
 def test_answer_from_the_language_model_streams_tokens_then_checked_citations(owner_client, fake_openai):
-    from rag.tests.conftest import ingest_toolkit
+    from toolkitrag.testing.toolkits import ingest_toolkit
 
     ingest_toolkit()
     fake_openai.chat_reply = lambda messages: "Every quarter, by the treasurer [1]. Also see [9]."
@@ -99,7 +99,7 @@ def test_follow_up_questions_are_rewritten_with_the_conversation(owner_client, t
 
 
 def test_follow_up_rewrite_uses_the_model_when_configured(owner_client, fake_openai):
-    from rag.tests.conftest import ingest_toolkit
+    from toolkitrag.testing.toolkits import ingest_toolkit
 
     ingest_toolkit()
     first = post(owner_client, {"query": "How often is the budget reviewed?"}).json()
@@ -255,7 +255,7 @@ def test_anonymous_users_are_sent_to_log_in(client, toolkit_document):
 
 
 def test_html_in_a_document_is_shown_as_text_never_run(owner_client, db):
-    from rag.tests.conftest import ingest_toolkit
+    from toolkitrag.testing.toolkits import ingest_toolkit
 
     evil = '<script>alert("owned")</script><img src=x onerror=alert(1)>'
     document = ingest_toolkit(

@@ -3,10 +3,10 @@
 import pytest
 
 from rag.models import Feedback, Message
-from rag.tests.conftest import TOOLKIT, ingest_toolkit
 from toolkitrag.testing.browser import log_in, needs_chromium
+from toolkitrag.testing.toolkits import TOOLKIT, ingest_toolkit
 
-pytestmark = [pytest.mark.django_db(transaction=True), needs_chromium]
+pytestmark = [pytest.mark.django_db(transaction=True), needs_chromium, pytest.mark.system]
 
 
 def test_ask_stream_cite_open_source_give_feedback_and_follow_up(page, owner, fake_openai):

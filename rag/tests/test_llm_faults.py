@@ -6,8 +6,8 @@ import time
 import pytest
 
 from rag.models import Message
-from rag.tests.conftest import ingest_toolkit
 from rag.tests.test_api import STREAM_URL, URL, post, read_events
+from toolkitrag.testing.toolkits import ingest_toolkit
 
 pytestmark = pytest.mark.django_db
 

@@ -1,16 +1,8 @@
 import pytest
 
-from rag.models import Message
-from rag.questions import ask
-from rag.tests.conftest import ingest_toolkit
 from strategies import plans
 from strategies.models import PlanItem, StrategyPlan
-
-
-def answered(user, question: str = "How often is the budget reviewed?") -> Message:
-    """Ask through the real answer path (extractive: no model configured) and return the record."""
-    final = [event.data for event in ask(user, question, 5) if event.name == "final"][0]
-    return Message.objects.get(pk=final["message_id"])
+from toolkitrag.testing.toolkits import answered, ingest_toolkit
 
 
 @pytest.fixture
@@ -33,7 +25,3 @@ def plan(owner):
     )
     plans.add_item(plan, PlanItem(kind="note", text="Ask the parish council about funding"))
     return plan
-
-
-def item_texts(plan: StrategyPlan) -> list[str]:
-    return list(plan.items.values_list("text", flat=True))

@@ -3,10 +3,9 @@ import io
 import docx
 import pytest
 
-from rag.tests.conftest import TOOLKIT, ingest_toolkit
 from strategies import export
 from strategies.models import PlanItem
-from strategies.tests.conftest import answered
+from toolkitrag.testing.toolkits import TOOLKIT, answered, ingest_toolkit
 
 pytestmark = pytest.mark.django_db
 

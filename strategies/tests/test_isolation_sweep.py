@@ -8,9 +8,9 @@ import json
 
 import pytest
 
-from rag.tests.conftest import ingest_toolkit
 from strategies.models import ItemCitation, PlanItem, StrategyPlan
-from strategies.tests.conftest import answered, item_texts
+from toolkitrag.testing.plans import item_texts
+from toolkitrag.testing.toolkits import answered, ingest_toolkit
 from toolkitrag.testing.url_sweep import all_routes, fill
 
 pytestmark = pytest.mark.django_db

@@ -4,8 +4,8 @@ import pytest
 from django.test import Client
 
 from strategies.models import PlanItem, StrategyPlan
-from strategies.tests.conftest import item_texts
 from toolkit.models import Chunk
+from toolkitrag.testing.plans import item_texts
 
 pytestmark = pytest.mark.django_db
 

@@ -2,9 +2,9 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.urls import reverse
 
-from rag.tests.conftest import TOOLKIT, ingest_toolkit
 from strategies.models import ItemCitation, PlanItem, StrategyPlan
-from strategies.tests.conftest import answered, item_texts
+from toolkitrag.testing.plans import item_texts
+from toolkitrag.testing.toolkits import TOOLKIT, answered, ingest_toolkit
 
 pytestmark = pytest.mark.django_db
 

@@ -5,11 +5,11 @@ import re
 import docx
 import pytest
 
-from rag.tests.conftest import ingest_toolkit
 from strategies.models import StrategyPlan
 from toolkitrag.testing.browser import log_in, needs_chromium
+from toolkitrag.testing.toolkits import ingest_toolkit
 
-pytestmark = [pytest.mark.django_db(transaction=True), needs_chromium]
+pytestmark = [pytest.mark.django_db(transaction=True), needs_chromium, pytest.mark.system]
 
 
 def test_add_a_chat_answer_to_a_new_plan_reorder_with_the_keyboard_and_export(

@@ -8,6 +8,8 @@ import shutil
 
 import pytest
 
+from toolkitrag.testing import PASSWORD
+
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 needs_chromium = pytest.mark.skipif(
     not os.path.exists(CHROMIUM), reason="needs Chromium (apt-get install chromium)"
@@ -19,6 +21,6 @@ CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-backg
 def log_in(page, user):
     page.goto("/auth/login")
     page.fill("#id_username", user.username)
-    page.fill("#id_password", "correct-horse-battery-staple")
+    page.fill("#id_password", PASSWORD)
     page.click("button[type=submit]")
     page.wait_for_url("**/")

@@ -15,7 +15,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from toolkitrag.testing import REPO_ROOT
+
 DEPLOY = REPO_ROOT / "deploy"
 
 

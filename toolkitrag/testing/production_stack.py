@@ -17,7 +17,8 @@ from collections.abc import Callable
 from http.cookiejar import CookieJar
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from toolkitrag.testing import REPO_ROOT
+
 DEPLOY = REPO_ROOT / "deploy"
 SITE_HOST = "toolkit.example.org"
 

@@ -5,14 +5,12 @@ from django.contrib.contenttypes.models import ContentType
 
 from rag.models import Conversation, Feedback, Message
 from strategies.models import PlanItem, StrategyPlan
-from strategies.tests.conftest import answered
 from toolkit.models import Chunk
+from toolkitrag.testing.toolkits import answered, ingest_toolkit
 
 
 @pytest.fixture
 def first_users_data(owner):
-    from rag.tests.conftest import ingest_toolkit
-
     document = ingest_toolkit()
     message = answered(owner, "How often is the budget reviewed? owner-secret-question")
     Conversation.objects.filter(pk=message.conversation_id).update(title="owner-secret-conversation")

@@ -13,7 +13,7 @@ from django.test import Client
 
 from rag.models import Conversation, Feedback, Message
 from strategies.models import PlanItem, StrategyPlan
-from toolkit.models import Chunk, Document
+from toolkit.models import Chunk, ToolkitVersion
 from toolkitrag.testing.url_sweep import all_routes, fill
 
 pytestmark = pytest.mark.django_db
@@ -30,7 +30,7 @@ def snapshot(owner) -> list:
         list(Feedback.objects.filter(user=owner).values_list("pk", "rating", "comment", "handled_at")),
         list(StrategyPlan.objects.filter(owner=owner).values_list("pk", "title", "summary", "status")),
         list(PlanItem.objects.filter(plan__owner=owner).values_list("pk", "text", "position", "status")),
-        list(Document.objects.values_list("pk", "status", "is_active", "version_tag")),
+        list(ToolkitVersion.objects.values_list("pk", "status", "is_active", "version_tag")),
         Chunk.objects.count(),
         type(owner).objects.filter(pk=owner.pk).values_list("password", "is_active", "is_staff").get(),
     ]

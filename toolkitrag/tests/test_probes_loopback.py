@@ -7,8 +7,10 @@ import logging
 
 import pytest
 
-from conftest import REDIS_URL, child_database_url, free_port, redis_available
 from toolkitrag.testing.gunicorn_stack import get, production_values, start_gunicorn
+from toolkitrag.testing.servers import REDIS_URL, child_database_url, free_port, redis_available
+
+pytestmark = pytest.mark.system  # starts gunicorn
 
 SECURITY_HEADERS = {
     "Content-Security-Policy",

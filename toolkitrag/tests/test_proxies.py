@@ -24,7 +24,10 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from conftest import REPO_ROOT, free_port
+from toolkitrag.testing import REPO_ROOT
+from toolkitrag.testing.servers import free_port
+
+pytestmark = pytest.mark.system  # starts nginx and Caddy
 
 DEPLOY = REPO_ROOT / "deploy"
 SECURITY_HEADERS = (

@@ -16,8 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO_ROOT, free_port
+from toolkitrag.testing import REPO_ROOT
 from toolkitrag.testing.gunicorn_stack import Gunicorn, start_gunicorn, unit_commands
+from toolkitrag.testing.servers import free_port
+
+pytestmark = pytest.mark.system  # starts gunicorn
 
 OLD = 'JsonResponse({"status": "ok"})'
 NEW = 'JsonResponse({"status": "ok", "code": "new"})'

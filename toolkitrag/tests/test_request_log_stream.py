@@ -13,8 +13,11 @@ from http.cookiejar import CookieJar
 
 import pytest
 
-from conftest import REPO_ROOT, child_database_url, free_port
+from toolkitrag.testing import REPO_ROOT
 from toolkitrag.testing.gunicorn_stack import start_gunicorn, unit_command
+from toolkitrag.testing.servers import child_database_url, free_port
+
+pytestmark = pytest.mark.system  # starts gunicorn
 
 ISO_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00$")
 REPLY = "Every quarter, the treasurer reviews the budget with two trustees and the chair [1]."
@@ -27,7 +30,7 @@ def test_streamed_answer_is_logged_to_its_last_byte_with_ttfb_and_client_ip(
 ):
     from django.contrib.auth.hashers import PBKDF2PasswordHasher
 
-    from rag.tests.conftest import ingest_toolkit
+    from toolkitrag.testing.toolkits import ingest_toolkit
 
     ingest_toolkit()
     user = django_user_model.objects.create_user("streamer", "streamer@example.org")

@@ -41,6 +41,7 @@ def test_unsafe_request_id_is_replaced_by_a_generated_one(client):
     assert len(response["X-Request-ID"]) == 32
 
 
+@pytest.mark.system
 def test_gunicorn_writes_one_json_line_per_request_without_secrets(start_app_server):
     # An unreachable database: the 404 page and /health need none, and logging must still work.
     app = start_app_server({"DATABASE_URL": "postgresql://postgres@127.0.0.1:1/x", "LOG_FORMAT": "json"})

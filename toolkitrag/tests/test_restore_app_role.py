@@ -17,12 +17,15 @@ import pytest
 from django.conf import settings
 from psycopg import sql
 
-from conftest import REPO_ROOT
 from toolkitrag.backups import SKIPPED_TOC_ENTRY
 from toolkitrag.embedded_db import server
 from toolkitrag.embedded_db.server import POSTGRES_BIN
+from toolkitrag.testing import REPO_ROOT
+
+pytestmark = pytest.mark.system  # starts the backup and restore drill
 
 ROLE, DATABASE = "toolkitrag_app_role", "toolkitrag_app_role_db"
+INGEST_TOOLKIT = "from toolkitrag.testing.toolkits import ingest_toolkit"  # for `manage.py shell -c`
 
 
 def superuser(dbname: str) -> psycopg.Connection:
@@ -110,7 +113,7 @@ def manage(app_role_database, fake_openai, tmp_path):
 def test_backup_and_restore_as_a_non_superuser_role_that_does_not_own_the_extension(manage, tmp_path):
     media_root, backup_dir = tmp_path / "media", tmp_path / "backups"
     manage("migrate", "--noinput")
-    manage("shell", "-c", "from rag.tests.conftest import ingest_toolkit; ingest_toolkit()")
+    manage("shell", "-c", INGEST_TOOLKIT + "; ingest_toolkit()")
     before, files_before = fingerprints(DATABASE), media_files(media_root)
     assert before["toolkit_chunks"][0] == 5 and files_before
     with superuser(DATABASE) as conn:
@@ -197,7 +200,7 @@ def test_restore_sh_stops_restores_and_starts_and_leaves_services_stopped_on_fai
         return calls.read_text().splitlines() if calls.exists() else []
 
     manage("migrate", "--noinput")
-    manage("shell", "-c", "from rag.tests.conftest import ingest_toolkit; ingest_toolkit()")
+    manage("shell", "-c", INGEST_TOOLKIT + "; ingest_toolkit()")
     manage("backup", "--label", "good")
     good_db, good_files = fingerprints(DATABASE), media_files(media_root)
     # A backup whose migration history is inconsistent: `migrate` fails after it is restored.
@@ -206,7 +209,7 @@ def test_restore_sh_stops_restores_and_starts_and_leaves_services_stopped_on_fai
         conn.execute("DELETE FROM django_migrations WHERE app = %s AND name = %s", first)
         manage("backup", "--label", "inconsistent")
         conn.execute("INSERT INTO django_migrations (app, name, applied) VALUES (%s, %s, now())", first)
-    manage("shell", "-c", "from rag.tests.conftest import ingest_toolkit; ingest_toolkit(version='v2')")
+    manage("shell", "-c", INGEST_TOOLKIT + "; ingest_toolkit(version='v2')")
     current_db, current_files = fingerprints(DATABASE), media_files(media_root)
     assert current_db != good_db and current_files != good_files
     (good,) = backup_dir.glob("*-good")

@@ -8,7 +8,7 @@ import pytest
 from django.contrib.sessions.models import Session
 from django.test import Client
 
-from conftest import PASSWORD
+from toolkitrag.testing import PASSWORD
 from toolkitrag.testing.url_sweep import all_routes, fill
 from toolkitrag.tests.test_access_sweep import snapshot
 
@@ -48,14 +48,16 @@ def test_every_state_changing_request_without_a_csrf_token_is_refused(
         owner if who == "owner" else django_user_model.objects.create_superuser("root", "r@example.org", "x")
     )
     before = snapshot(owner)
+    # One signed-in client for the whole sweep: a refused request changes nothing, so the session
+    # survives it (even a logout), and the last check below proves that it did.
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(user)
+    client.get("/toolkit")  # the CSRF cookie is set, as in a browser; only the token is missing
+    body = json.dumps({"title": "x", "query": "x", "rating": "down"})
     refused = 0
     for route, _ in all_routes():
         url = fill(route, data["url_values"])
         for method in ("post", "put", "patch", "delete"):
-            client = Client(enforce_csrf_checks=True)
-            client.force_login(user)
-            client.get("/toolkit")  # the CSRF cookie is set, as in a browser; only the token is missing
-            body = json.dumps({"title": "x", "query": "x", "rating": "down"})
             response = getattr(client, method)(url, body, content_type="application/json")
             if url in ("/health", "/ready"):  # probes: answered before the main stack, GET only
                 assert response.status_code == 405
@@ -64,3 +66,4 @@ def test_every_state_changing_request_without_a_csrf_token_is_refused(
             refused += 1
     assert refused > 400
     assert snapshot(owner) == before
+    assert client.get("/toolkit").status_code == 200  # still signed in: every request ran as `user`

@@ -6,8 +6,8 @@ import sys
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from conftest import REPO_ROOT
 from toolkitrag.environment import StrictEnv, production_problems
+from toolkitrag.testing import REPO_ROOT
 
 GOOD_KEY = secrets.token_urlsafe(50)
 GOOD_PROD_ENV = {

@@ -13,12 +13,12 @@ import pytest
 
 from rag.models import Message
 from strategies.models import StrategyPlan
-from toolkit import ingestion
+from toolkit import ingestion, uploads
 from toolkit.models import Toolkit
-from toolkit.tests.docx_factory import make_docx
 from toolkitrag.testing.browser import log_in, needs_chromium
+from toolkitrag.testing.docx_factory import make_docx
 
-pytestmark = [pytest.mark.django_db(transaction=True), needs_chromium]
+pytestmark = [pytest.mark.django_db(transaction=True), needs_chromium, pytest.mark.system]
 
 SHORT = "<img src=x-xss onerror=alert(1)>"  # fits a version tag (50 characters)
 LONG = SHORT + "<script>alert(2)</script><svg onload=alert(3)></svg>"
@@ -44,7 +44,7 @@ def hostile_toolkit(db):
         ("table", [["Role", "Duty"], ["Treasurer " + SHORT, "Reviews the budget " + LONG]]),
     ]
     kit = Toolkit.objects.create(name="Toolkit " + SHORT)
-    document = ingestion.create_document(
+    document = uploads.create_version(
         toolkit=kit, version_tag=SHORT, stream=io.BytesIO(make_docx(spec)), filename=SHORT + ".docx"
     )
     return ingestion.ingest(document)
@@ -104,8 +104,8 @@ def test_markup_from_every_source_is_shown_as_text_and_never_runs(
     )
     log_in(page, admin)
     for url in [
-        "/admin/toolkit/document/",
-        f"/admin/toolkit/document/{hostile_toolkit.pk}/change/",
+        "/admin/toolkit/toolkitversion/",
+        f"/admin/toolkit/toolkitversion/{hostile_toolkit.pk}/change/",
         "/admin/toolkit/toolkit/",
         "/admin/rag/message/",
         f"/admin/rag/message/{message.pk}/change/",

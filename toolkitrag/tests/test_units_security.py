@@ -20,7 +20,7 @@ import sys
 
 import pytest
 
-from conftest import REDIS_URL, REPO_ROOT, child_database_url, free_port, redis_available
+from toolkitrag.testing import REPO_ROOT
 from toolkitrag.testing.gunicorn_stack import (
     get,
     production_values,
@@ -28,6 +28,9 @@ from toolkitrag.testing.gunicorn_stack import (
     unit_command,
     unit_for_this_checkout,
 )
+from toolkitrag.testing.servers import REDIS_URL, child_database_url, free_port, redis_available
+
+pytestmark = pytest.mark.system  # starts gunicorn and the worker in the units' sandbox
 
 UNITS = ["toolkitrag.service", "toolkitrag-worker.service"]
 EXPOSURE = re.compile(r"Overall exposure level for \S+: (\d+\.\d+) (\w+)")
@@ -111,13 +114,13 @@ def test_gunicorn_serves_inside_the_web_units_sandbox(tmp_path):
 @needs_seccomp
 @pytest.mark.django_db(transaction=True)
 def test_worker_ingests_inside_the_worker_units_sandbox(tmp_path, fake_openai, media_root, settings):
-    from toolkit import ingestion
-    from toolkit.models import Document, Toolkit
+    from toolkit import uploads
+    from toolkit.models import Toolkit, ToolkitVersion
     from toolkit.tasks import enqueue_ingestion
-    from toolkit.tests.docx_factory import make_docx, toolkit_spec
+    from toolkitrag.testing.docx_factory import make_docx, toolkit_spec
 
     settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
-    document = ingestion.create_document(
+    document = uploads.create_version(
         toolkit=Toolkit.objects.create(name="Kit"),
         version_tag="v1",
         stream=io.BytesIO(make_docx(toolkit_spec())),
@@ -146,7 +149,7 @@ def test_worker_ingests_inside_the_worker_units_sandbox(tmp_path, fake_openai, m
         )  # fmt: skip
         assert result.returncode == 0, result.stdout + result.stderr
     document.refresh_from_db()
-    assert document.status == Document.Status.READY, document.error
+    assert document.status == ToolkitVersion.Status.READY, document.error
     assert document.embeddings_computed > 0
     assert document.chunks.exclude(embedding=None).count() == document.chunks.count() > 0
     assert fake_openai.embedding_inputs()  # the embeddings went over HTTP from inside the sandbox

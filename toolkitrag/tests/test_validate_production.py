@@ -41,7 +41,6 @@ import pytest
 from django.conf import settings
 from django.test import override_settings
 
-from conftest import child_database_url, free_port
 from toolkitrag.embedded_db.server import POSTGRES_BIN
 from toolkitrag.testing.fake_openai import FakeOpenAI
 from toolkitrag.testing.production_stack import (
@@ -53,6 +52,7 @@ from toolkitrag.testing.production_stack import (
     run,
     signed_certificate,
 )
+from toolkitrag.testing.servers import child_database_url, free_port
 
 SCRIPT = DEPLOY / "validate-production.sh"
 BACKUP_TIMERS = sorted(path.name for path in DEPLOY.glob("toolkitrag-backup*.timer"))
@@ -83,6 +83,7 @@ WantedBy=multi-user.target
 """
 
 pytestmark = [
+    pytest.mark.system,  # gunicorn behind nginx, Redis, the validation script
     pytest.mark.skipif(
         not all(shutil.which(tool) for tool in ("nginx", "openssl", "redis-server", "redis-cli", "curl")),
         reason="needs nginx, openssl, redis-server and curl (apt-get install them)",
@@ -227,7 +228,7 @@ def lab(tmp_path_factory, django_db_setup, django_db_blocker):
             django_db_blocker.unblock(),
             override_settings(MEDIA_ROOT=str(var / "media"), EMBEDDING_BACKEND="none"),
         ):
-            from rag.tests.conftest import ingest_toolkit
+            from toolkitrag.testing.toolkits import ingest_toolkit
 
             ingest_toolkit()
         # Outside pytest's temporary folders: another pytest session cleaning up old ones must

@@ -1,8 +1,13 @@
+"""The small community toolkit most tests ask questions of, ingested through the real upload and
+ingestion path, and a question answered from it through the real answer path."""
+
 import io
 
-from toolkit import ingestion
-from toolkit.models import Toolkit
-from toolkit.tests.docx_factory import make_docx
+from rag.models import Message
+from rag.questions import ask
+from toolkit import ingestion, uploads
+from toolkit.models import Toolkit, ToolkitVersion
+from toolkitrag.testing.docx_factory import make_docx
 
 TOOLKIT = [
     ("h1", "1 Planning"),
@@ -36,13 +41,22 @@ TOOLKIT = [
 ]
 
 
-def ingest_toolkit(spec=TOOLKIT, version="v1", name="Community Toolkit", activate=True):
+def ingest_toolkit(
+    spec: list[tuple] = TOOLKIT, version: str = "v1", name: str = "Community Toolkit", activate: bool = True
+) -> ToolkitVersion:
+    """Upload `spec` as a version of the toolkit `name` and ingest it now (no task queue)."""
     kit, _ = Toolkit.objects.get_or_create(name=name)
-    document = ingestion.create_document(
+    toolkit_version = uploads.create_version(
         toolkit=kit,
         version_tag=version,
         stream=io.BytesIO(make_docx(spec)),
         filename="kit.docx",
         activate=activate,
     )
-    return ingestion.ingest(document)
+    return ingestion.ingest(toolkit_version)
+
+
+def answered(user, question: str = "How often is the budget reviewed?") -> Message:
+    """Ask through the real answer path (extractive: no model configured) and return the record."""
+    final = [event.data for event in ask(user, question, 5) if event.name == "final"][0]
+    return Message.objects.get(pk=final["message_id"])

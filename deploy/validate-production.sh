@@ -402,7 +402,7 @@ if want logs log-errors; then
   else
     errors=$(tail -n "$LOG_ERROR_LINES" "$LOG_DIR/app.log" | grep -cE '"level": ?"(ERROR|CRITICAL)"|^\S+ \S+ (ERROR|CRITICAL) ' || true)
     if [ "$errors" -eq 0 ]; then pass "no ERROR lines in the last $LOG_ERROR_LINES lines of app.log"
-    else fail "$errors ERROR line(s) in the last $LOG_ERROR_LINES lines of $LOG_DIR/app.log: read them (grep ERROR), fix the cause"; fi
+    else fail "$errors ERROR line(s) in the last $LOG_ERROR_LINES lines of $LOG_DIR/app.log: read them (grep ERROR), fix the cause; then logrotate -f /etc/logrotate.d/toolkitrag starts this check afresh (the lines stay in app.log.1)"; fi
   fi
 fi
 

@@ -1,0 +1,74 @@
+"""The drill's browser stand-in: log in through the proxy and ask a question (stdlib only).
+
+Usage: python3 client.py SITE_URL USERNAME PASSWORD QUESTION
+Trusts the certificate in $SSL_CERT_FILE (the drill's self-signed one): nothing is unverified.
+Asks twice: POST /api/rag/answer (one JSON answer) and /api/rag/answer/stream (Server-Sent
+Events, which must arrive as several token events, then `final`). Exits 1 with a message if
+either does not work.
+"""
+
+import json
+import ssl
+import sys
+import urllib.parse
+import urllib.request
+from http.cookiejar import CookieJar
+
+
+def fail(message: str) -> None:
+    print(f"client: {message}", file=sys.stderr)
+    raise SystemExit(1)
+
+
+def main(site: str, username: str, password: str, question: str) -> None:
+    if not site.startswith("https://"):
+        fail(f"{site}: the drill asks through the proxy, over HTTPS only")
+    jar = CookieJar()
+    opener = urllib.request.build_opener(
+        urllib.request.HTTPSHandler(context=ssl.create_default_context()),
+        urllib.request.HTTPCookieProcessor(jar),
+    )
+    page = opener.open(site + "/auth/login", timeout=30).read().decode()
+    if 'name="csrfmiddlewaretoken" value="' not in page:
+        fail(f"no login form at {site}/auth/login")
+    token = page.split('name="csrfmiddlewaretoken" value="')[1].split('"')[0]
+    form = urllib.parse.urlencode({"csrfmiddlewaretoken": token, "username": username, "password": password})
+    login = urllib.request.Request(  # noqa: S310 - https:// only, checked above
+        site + "/auth/login", data=form.encode(), headers={"Referer": site + "/"}
+    )
+    opener.open(login, timeout=30).read()
+    if not any(cookie.name == "sessionid" and cookie.secure for cookie in jar):
+        fail(f"login as {username} through {site} did not give a secure session cookie")
+    csrf = next(cookie.value for cookie in jar if cookie.name == "csrftoken")
+    headers = {"Content-Type": "application/json", "X-CSRFToken": csrf, "Referer": site + "/"}
+    body = json.dumps({"query": question}).encode()
+
+    request = urllib.request.Request(site + "/api/rag/answer", data=body, headers=headers)  # noqa: S310
+    answer = json.loads(opener.open(request, timeout=120).read())
+    if not answer.get("answered") or not answer.get("citations"):
+        fail(f"/api/rag/answer gave no cited answer: {json.dumps(answer)[:500]}")
+    print(f"answer: {answer['answer'][:160]!r} ({len(answer['citations'])} citation(s))")
+
+    request = urllib.request.Request(site + "/api/rag/answer/stream", data=body, headers=headers)  # noqa: S310
+    tokens, event, final = [], "", None
+    with opener.open(request, timeout=120) as response:
+        if response.headers["Content-Type"] != "text/event-stream":
+            fail(f"stream answered {response.headers['Content-Type']}")
+        for line in response:
+            line = line.decode().rstrip("\n")
+            if line.startswith("event: "):
+                event = line[7:].strip()
+            elif line.startswith("data: ") and event == "token":
+                tokens.append(json.loads(line[6:])["text"])
+            elif line.startswith("data: ") and event == "final":
+                final = json.loads(line[6:])
+                break
+    if final is None or len(tokens) < 5:
+        fail(f"the stream gave {len(tokens)} token event(s) and {'a' if final else 'no'} final event")
+    print(f"stream: {len(tokens)} token events, then the final answer")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 5:
+        fail("usage: client.py SITE_URL USERNAME PASSWORD QUESTION")
+    main(*sys.argv[1:])

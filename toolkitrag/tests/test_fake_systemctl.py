@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO_ROOT
+from toolkitrag.testing import REPO_ROOT
 
 FAKE = REPO_ROOT / "toolkitrag" / "testing" / "fake_systemctl.py"
 # The drill runs it with Debian's own Python; the tests do too when it is there.

@@ -153,7 +153,7 @@ def _connection_env() -> tuple[list[str], dict]:
     return args, env
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         for piece in iter(lambda: handle.read(1024 * 1024), b""):
@@ -256,7 +256,7 @@ def create_backup(label: str = "", root: Path | None = None, mode: str = "all") 
                 if media_root.exists():
                     archive.add(media_root, arcname="media")
         manifest["files"] = {
-            filename: {"size": (work / filename).stat().st_size, "sha256": _sha256(work / filename)}
+            filename: {"size": (work / filename).stat().st_size, "sha256": file_sha256(work / filename)}
             for filename in FILES_OF_MODE[mode]
         }
         (work / MANIFEST).write_text(json.dumps(manifest, indent=2))
@@ -339,7 +339,7 @@ def verify_backup(path: Path) -> Backup:
             raise BackupError(f"{filename} is missing from the backup.")
         if file_path.stat().st_size != expected["size"]:
             raise BackupError(f"{filename} is truncated or altered (size differs from the manifest).")
-        if _sha256(file_path) != expected["sha256"]:
+        if file_sha256(file_path) != expected["sha256"]:
             raise BackupError(f"{filename} is corrupt (checksum differs from the manifest).")
     if DUMP in FILES_OF_MODE[mode]:
         _run([_tool("pg_restore"), "--list", str(path / DUMP)])

@@ -17,7 +17,7 @@ from django.db import connection
 
 from rag.retrieval import retrieve
 from toolkit.models import ToolkitVersion
-from toolkitrag.backups import _sha256, app_version
+from toolkitrag.backups import app_version, file_sha256
 from toolkitrag.testing import REPO_ROOT
 from toolkitrag.testing.toolkits import ingest_toolkit
 
@@ -125,7 +125,7 @@ def test_a_dump_that_matches_its_manifest_but_is_not_a_dump_is_refused(backup_di
     backup = latest(backup_dir)
     (backup / "database.dump").write_text("not a dump")
     manifest = json.loads((backup / "manifest.json").read_text())
-    manifest["files"]["database.dump"] = {"size": 10, "sha256": _sha256(backup / "database.dump")}
+    manifest["files"]["database.dump"] = {"size": 10, "sha256": file_sha256(backup / "database.dump")}
     (backup / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(CommandError, match="pg_restore failed"):
         call_command("restore", str(backup), "--yes")
@@ -368,7 +368,7 @@ def test_an_archive_with_a_link_is_refused_before_anything_changes(backup_dir, m
         link.type, link.linkname = tarfile.SYMTYPE, "/etc"
         tar.addfile(link)
     manifest = manifest_of(backup)
-    manifest["files"]["media.tar.gz"] = {"size": archive.stat().st_size, "sha256": _sha256(archive)}
+    manifest["files"]["media.tar.gz"] = {"size": archive.stat().st_size, "sha256": file_sha256(archive)}
     (backup / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(CommandError, match="Nothing was changed: media.tar.gz holds a link or device"):
         call_command("restore", str(backup), "--yes")

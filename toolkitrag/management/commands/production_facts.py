@@ -7,7 +7,6 @@ manifests. With --probe-session it also opens a short session for the probe user
 script can ask one question through the proxy (see probe_user() for what that user may do).
 """
 
-import hashlib
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,6 +18,8 @@ from django.core.cache import cache
 from django.core.management.base import BaseCommand
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
+
+from toolkitrag.backups import file_sha256
 
 PROBE_USERNAME = "toolkitrag-probe"
 PROBE_SESSION_SECONDS = 600
@@ -56,14 +57,6 @@ def cache_fact() -> str:
     except Exception as error:  # any failure to reach Redis is the same answer
         return f"unreachable: {type(error).__name__}: {one_line(error)}"
     return "ok"
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for piece in iter(lambda: handle.read(1024 * 1024), b""):
-            digest.update(piece)
-    return digest.hexdigest()
 
 
 def _manifests(root: Path) -> list[tuple[datetime, Path, dict]]:
@@ -112,7 +105,7 @@ def backup_facts(root: Path, database_hours: float, files_hours: float) -> dict[
         path = newest_path / filename
         if not path.is_file():
             bad.append(f"{filename} missing")
-        elif path.stat().st_size != expected.get("size") or _sha256(path) != expected.get("sha256"):
+        elif path.stat().st_size != expected.get("size") or file_sha256(path) != expected.get("sha256"):
             bad.append(f"{filename} does not match its size/sha256")
     if not manifest.get("files"):
         bad.append("the manifest lists no files")

@@ -14,6 +14,7 @@ from django.core.management import CommandError, call_command
 from toolkit.models import Toolkit, ToolkitVersion
 from toolkit.tests.test_admin_upload import ADD_URL, docx_upload
 from toolkitrag.testing.docx_factory import make_docx, toolkit_spec
+from toolkitrag.testing.filesystem import immutable
 
 pytestmark = pytest.mark.django_db
 
@@ -29,11 +30,9 @@ def run(*command: str) -> bool:
 @pytest.fixture
 def read_only_media(media_root):
     media_root.mkdir(parents=True, exist_ok=True)
-    if os.geteuid() == 0:  # root ignores permissions; an immutable folder stops even root
-        if not run("chattr", "+i", str(media_root)):
-            pytest.skip("running as root without chattr +i support: cannot make a folder read-only")
-        yield media_root
-        run("chattr", "-i", str(media_root))
+    if os.geteuid() == 0:  # root ignores permissions
+        with immutable(media_root):
+            yield media_root
     else:
         media_root.chmod(0o500)
         yield media_root

@@ -19,6 +19,7 @@ from rag.retrieval import retrieve
 from toolkit.models import ToolkitVersion
 from toolkitrag.backups import app_version, file_sha256
 from toolkitrag.testing import REPO_ROOT
+from toolkitrag.testing.filesystem import immutable
 from toolkitrag.testing.toolkits import ingest_toolkit
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -309,13 +310,8 @@ def test_a_media_swap_that_fails_after_the_database_is_replaced_puts_it_back(bac
     backup = latest(backup_dir)
     ingest_toolkit(version="v2")
     before, files_before = table_fingerprints(), media_files(media_root)
-    if subprocess.run(["chattr", "+i", str(media_root)], capture_output=True).returncode != 0:
-        pytest.skip("chattr +i is not available on this filesystem/container")
-    try:
-        with pytest.raises(CommandError) as failed:
-            call_command("restore", str(backup), "--yes")
-    finally:
-        subprocess.run(["chattr", "-i", str(media_root)], check=True)
+    with immutable(media_root), pytest.raises(CommandError) as failed:
+        call_command("restore", str(backup), "--yes")
     message = str(failed.value)
     assert "Operation not permitted" in message
     assert "was put back: the database and uploaded files are as before the restore" in message
@@ -331,13 +327,8 @@ def test_when_the_safety_backup_cannot_be_made_nothing_changes(backup_dir, media
     backup = latest(backup_dir)
     ingest_toolkit(version="v2")
     before, files_before = table_fingerprints(), media_files(media_root)
-    if subprocess.run(["chattr", "+i", str(backup_dir)], capture_output=True).returncode != 0:
-        pytest.skip("chattr +i is not available on this filesystem/container")
-    try:
-        with pytest.raises(CommandError, match="Nothing was changed: the safety backup could not be made"):
-            call_command("restore", str(backup), "--yes")
-    finally:
-        subprocess.run(["chattr", "-i", str(backup_dir)], check=True)
+    with immutable(backup_dir), pytest.raises(CommandError, match="Nothing was changed: the safety backup"):
+        call_command("restore", str(backup), "--yes")
     assert table_fingerprints() == before and media_files(media_root) == files_before
     assert {p.name for p in media_root.parent.iterdir()} == {"media", "backups"}  # staging removed
 

@@ -312,6 +312,19 @@ def _check_member(member: tarfile.TarInfo) -> None:
         raise BackupError(f"media.tar.gz holds a link or device ({member.name}).")
 
 
+def check_files(path: Path, manifest: dict, *, checksums: bool = True) -> None:
+    """The files a backup's mode holds are there with the manifest's sizes (and sha256)."""
+    for filename in FILES_OF_MODE[backup_mode(manifest)]:
+        expected = (manifest.get("files") or {}).get(filename)
+        file_path = path / filename
+        if expected is None or not file_path.exists():
+            raise BackupError(f"{filename} is missing from the backup.")
+        if file_path.stat().st_size != expected["size"]:
+            raise BackupError(f"{filename} is truncated or altered (size differs from the manifest).")
+        if checksums and file_sha256(file_path) != expected["sha256"]:
+            raise BackupError(f"{filename} is corrupt (checksum differs from the manifest).")
+
+
 def verify_backup(path: Path) -> Backup:
     """Check a backup completely without changing anything; raise BackupError saying what is wrong."""
     manifest_path = path / MANIFEST
@@ -332,15 +345,7 @@ def verify_backup(path: Path) -> Backup:
     mode = backup_mode(manifest)
     if mode not in MODES:
         raise BackupError(f"{MANIFEST} names an unknown mode {mode!r}.")
-    for filename in FILES_OF_MODE[mode]:
-        expected = manifest.get("files", {}).get(filename)
-        file_path = path / filename
-        if expected is None or not file_path.exists():
-            raise BackupError(f"{filename} is missing from the backup.")
-        if file_path.stat().st_size != expected["size"]:
-            raise BackupError(f"{filename} is truncated or altered (size differs from the manifest).")
-        if file_sha256(file_path) != expected["sha256"]:
-            raise BackupError(f"{filename} is corrupt (checksum differs from the manifest).")
+    check_files(path, manifest)
     if DUMP in FILES_OF_MODE[mode]:
         _run([_tool("pg_restore"), "--list", str(path / DUMP)])
     if MEDIA in FILES_OF_MODE[mode]:

@@ -7,7 +7,6 @@ manifests. With --probe-session it also opens a short session for the probe user
 script can ask one question through the proxy (see probe_user() for what that user may do).
 """
 
-import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from django.core.management.base import BaseCommand
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
-from toolkitrag.backups import file_sha256
+from toolkitrag import backups
 
 PROBE_USERNAME = "toolkitrag-probe"
 PROBE_SESSION_SECONDS = 600
@@ -59,58 +58,41 @@ def cache_fact() -> str:
     return "ok"
 
 
-def _manifests(root: Path) -> list[tuple[datetime, Path, dict]]:
-    found = []
-    for manifest_path in root.glob("toolkitrag-*/manifest.json"):
-        try:
-            manifest = json.loads(manifest_path.read_text())
-            created = datetime.fromisoformat(manifest["created_at"])
-        except (OSError, ValueError, KeyError, TypeError):
-            continue  # a damaged manifest is never "the last good backup"
-        if created.tzinfo is None:
-            created = created.replace(tzinfo=UTC)
-        found.append((created, manifest_path.parent, manifest))
-    return sorted(found, key=lambda item: item[0], reverse=True)
-
-
-def _label(path: Path, manifest: dict) -> str:
+def _label(backup: backups.Backup) -> str:
     # Manifests written before `label` was recorded carry it in the directory name only.
-    if "label" in manifest:
-        return str(manifest["label"] or "")
-    return "scheduled" if path.name.endswith("-scheduled") else ""
+    if "label" in backup.manifest:
+        return str(backup.manifest["label"] or "")
+    return "scheduled" if backup.path.name.endswith("-scheduled") else ""
 
 
 def backup_facts(root: Path, database_hours: float, files_hours: float) -> dict[str, str]:
     """The newest *scheduled* backups (safety backups such as pre-restore do not count)."""
-    scheduled = [item for item in _manifests(root) if _label(item[1], item[2]) == "scheduled"]
+    scheduled = [
+        b for b in backups.list_backups(root) if not b.manifest.get("damaged") and _label(b) == "scheduled"
+    ]
     now = datetime.now(UTC)
     facts = {}
-    for kind, modes, hours in (
-        ("database", ("database", "all"), database_hours),
-        ("files", ("files", "all"), files_hours),
+    for kind, filename, hours in (
+        ("database", backups.DUMP, database_hours),
+        ("files", backups.MEDIA, files_hours),
     ):
-        newest = next((item for item in scheduled if item[2].get("mode", "all") in modes), None)
+        newest = next((b for b in scheduled if filename in backups.FILES_OF_MODE[b.mode]), None)
         if newest is None:
             facts[f"backup_{kind}"] = f"none: no scheduled backup holding the {kind} in {root}"
             continue
-        age = now - newest[0]
+        created = datetime.fromisoformat(newest.manifest["created_at"])
+        age = now - (created if created.tzinfo else created.replace(tzinfo=UTC))
         verdict = "ok" if age <= timedelta(hours=hours) else "stale"
-        facts[f"backup_{kind}"] = f"{verdict}: {newest[1].name}, {age.total_seconds() / 3600:.1f} h old"
+        facts[f"backup_{kind}"] = f"{verdict}: {newest.path.name}, {age.total_seconds() / 3600:.1f} h old"
     if not scheduled:
         facts["backup_checksums"] = f"none: no scheduled backup in {root}"
         return facts
-    newest_path, manifest = scheduled[0][1], scheduled[0][2]
-    bad = []
-    for filename, expected in (manifest.get("files") or {}).items():
-        path = newest_path / filename
-        if not path.is_file():
-            bad.append(f"{filename} missing")
-        elif path.stat().st_size != expected.get("size") or file_sha256(path) != expected.get("sha256"):
-            bad.append(f"{filename} does not match its size/sha256")
-    if not manifest.get("files"):
-        bad.append("the manifest lists no files")
-    name = newest_path.name
-    facts["backup_checksums"] = f"bad: {name}: " + "; ".join(bad) if bad else f"ok: {name}"
+    newest = scheduled[0]
+    try:
+        backups.check_files(newest.path, newest.manifest)
+        facts["backup_checksums"] = f"ok: {newest.path.name}"
+    except (backups.BackupError, KeyError, TypeError) as error:
+        facts["backup_checksums"] = f"bad: {newest.path.name}: {error}"
     return facts
 
 

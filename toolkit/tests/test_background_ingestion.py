@@ -9,16 +9,27 @@ import time
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
 from django_tasks_db.models import DBTaskResult
 
 from toolkit import uploads
 from toolkit.models import Toolkit, ToolkitVersion
-from toolkit.tasks import enqueue_ingestion
+from toolkit.tasks import INGESTION_LOCK, enqueue_ingestion
 from toolkitrag.testing.docx_factory import make_docx, toolkit_spec
 
 REPO_ROOT = __import__("pathlib").Path(__file__).resolve().parents[2]
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.system]  # starts db_worker processes
+
+
+def advisory_lock_held(version_id: int) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = %s AND objid = %s"
+            " AND objsubid = 2 AND granted",
+            [INGESTION_LOCK, version_id],
+        )
+        return cursor.fetchone()[0] > 0
 
 
 def test_upload_is_queued_and_a_db_worker_ingests_it(settings, tmp_path):
@@ -89,7 +100,11 @@ def test_a_worker_killed_mid_ingest_is_recovered_at_the_next_worker_start(settin
     worker.send_signal(signal.SIGKILL)
     worker.wait(10)
 
-    time.sleep(0.5)  # PostgreSQL ends the dead worker's session, and its lock with it
+    # PostgreSQL ends the dead worker's session, and its lock with it: wait for that, not a fixed time.
+    deadline = time.monotonic() + 60
+    while advisory_lock_held(document.pk):
+        assert time.monotonic() < deadline, "the killed worker's advisory lock was never released"
+        time.sleep(0.1)
     document.refresh_from_db()
     assert document.status == ToolkitVersion.Status.PROCESSING  # nobody else would ever finish it
 

@@ -156,26 +156,31 @@ def test_oneshot_runs_every_exec_start_in_order_and_records_failure(systemd, tmp
 
 
 def test_reload_runs_exec_reload_with_mainpid(systemd, tmp_path):
-    hup = tmp_path / "hup"
+    hup, trapped = tmp_path / "hup", tmp_path / "trapped"
     systemd.unit(
         "app.service",
         "[Service]\n"
-        f"ExecStart=/bin/sh -c 'trap \"echo reloaded >> {hup}\" HUP; while :; do sleep 0.1; done'\n"
+        f"ExecStart=/bin/sh -c 'trap \"echo reloaded >> {hup}\" HUP; touch {trapped}; "
+        "while :; do sleep 0.1; done'\n"
         "ExecReload=/bin/kill -s HUP $MAINPID\n",
     )
     assert systemd("start", "app").returncode == 0
+    wait_until(trapped.exists, "the service did not start")  # a HUP before its trap would kill it
     pid = systemd("show", "app", "-p", "MainPID", "--value").stdout.strip()
     assert systemd("reload", "app").returncode == 0
     wait_until(hup.exists, "ExecReload did not reach the main process")
     assert systemd("show", "app", "-p", "MainPID", "--value").stdout.strip() == pid
 
 
-def test_stop_kills_a_service_that_ignores_its_kill_signal(systemd):
+def test_stop_kills_a_service_that_ignores_its_kill_signal(systemd, tmp_path):
+    trapped = tmp_path / "trapped"
     systemd.unit(
         "stubborn.service",
-        "[Service]\nExecStart=/bin/sh -c 'trap \"\" TERM; while :; do sleep 0.1; done'\nTimeoutStopSec=1\n",
+        f"[Service]\nExecStart=/bin/sh -c 'trap \"\" TERM; touch {trapped}; while :; do sleep 0.1; done'\n"
+        "TimeoutStopSec=1\n",
     )
     assert systemd("start", "stubborn").returncode == 0
+    wait_until(trapped.exists, "the service did not start")  # a TERM before its trap would end it
     pid = int(systemd("show", "stubborn", "-p", "MainPID", "--value").stdout)
     assert systemd("stop", "stubborn").returncode == 0
     assert not alive(pid)

@@ -6,6 +6,7 @@ version when that version was active (searched) when the question was asked: `do
 
 import datetime as dt
 from dataclasses import dataclass
+from functools import cached_property
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -45,6 +46,11 @@ class Filters:
             dt.datetime.combine(self.end + dt.timedelta(days=1), dt.time.min, tzinfo=zone),
         )
 
+    @cached_property
+    def toolkit_versions(self) -> list[int]:
+        """The chosen toolkit's version ids, read once per page (every figure filters by them)."""
+        return list(ToolkitVersion.objects.filter(toolkit_id=self.toolkit_id).values_list("pk", flat=True))
+
     def messages(self) -> QuerySet:
         """The same selection as `sql()`, as a queryset (for exports and lists)."""
         start, end = self.bounds()
@@ -52,8 +58,7 @@ class Filters:
         if self.document_id is not None:
             found = found.filter(document_ids__contains=[self.document_id])
         if self.toolkit_id is not None:
-            versions = ToolkitVersion.objects.filter(toolkit_id=self.toolkit_id).values_list("pk", flat=True)
-            found = found.filter(document_ids__overlap=list(versions))
+            found = found.filter(document_ids__overlap=self.toolkit_versions)
         return found
 
     def sql(self, alias: str = "m") -> tuple[str, dict]:
@@ -72,8 +77,7 @@ class Filters:
             params["document_id"] = self.document_id
         if self.toolkit_id is not None:
             clauses.append(f"{alias}.document_ids && %(toolkit_versions)s::bigint[]")
-            versions = ToolkitVersion.objects.filter(toolkit_id=self.toolkit_id).values_list("pk", flat=True)
-            params["toolkit_versions"] = list(versions)
+            params["toolkit_versions"] = self.toolkit_versions
             params["toolkit_id"] = self.toolkit_id
         return " AND ".join(clauses), params
 

@@ -49,7 +49,7 @@ def cited_chunks(chunk_ids: list[int]) -> list[Chunk]:
 @json_api(["GET", "POST"])
 def plan_collection(request: HttpRequest) -> JsonResponse:
     if request.method == "GET":
-        status, query = request.GET.get("status", ""), request.GET.get("q", "")[:200]
+        status, query = request.GET.get("status", ""), request.GET.get("q", "")
         found = search_plans(user=request.user, status=status, query=query)
         return JsonResponse({"plans": [plan.to_dict() for plan in found[:500]]})
     plan = checked_instance(PlanForm, PlanRequest.from_request(request))

@@ -74,9 +74,6 @@ class PlanSearchForm(forms.Form):
     q = forms.CharField(required=False)
     status = forms.CharField(required=False)
 
-    def clean_q(self) -> str:
-        return self.cleaned_data["q"][:200]
-
 
 class PlanRequest(Schema):
     """A plan's fields as JSON. On PATCH and PUT, fields left out keep their values."""

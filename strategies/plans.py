@@ -9,7 +9,7 @@ took 3-5 s each (issue 18); bench/plan_limits.py measures the largest plan the c
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
-from django.db.models import Max
+from django.db.models import Count, Max
 
 from rag.models import Message
 from strategies.citations import citations_from_answer, citations_from_chunks
@@ -71,12 +71,13 @@ def add_item(plan: StrategyPlan, item: PlanItem, chunks: list[Chunk] = ()) -> Pl
     _check_citation_count(len(chunks))
     plan = _locked(plan)
     limit = settings.PLAN_MAX_ITEMS_PER_PLAN
-    if plan.items.count() >= limit:
+    existing = plan.items.aggregate(count=Count("pk"), last=Max("position"))
+    if existing["count"] >= limit:
         raise PlanLimitReached(
             f"This plan already has {limit} items, the most a plan may hold. "
             "Remove an item, or start another plan."
         )
-    last = plan.items.aggregate(last=Max("position"))["last"]
+    last = existing["last"]
     item.plan = plan
     item.position = 0 if last is None else last + 1
     item.save()

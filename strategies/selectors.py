@@ -7,6 +7,7 @@ from django.shortcuts import get_object_or_404
 from strategies.models import PlanItem, StrategyPlan
 
 MAX_SEARCH_WORDS = 10
+MAX_SEARCH_CHARS = 200  # the page and the API search the same words
 
 
 def owned_plan(*, user, plan_id: int) -> StrategyPlan:
@@ -24,7 +25,7 @@ def search_plans(*, user, status: str = "", query: str = "") -> QuerySet[Strateg
     found = StrategyPlan.objects.filter(owner=user)
     if status in StrategyPlan.Status.values:
         found = found.filter(status=status)
-    for word in query.split()[:MAX_SEARCH_WORDS]:
+    for word in query[:MAX_SEARCH_CHARS].split()[:MAX_SEARCH_WORDS]:
         matching_items = PlanItem.objects.filter(text__icontains=word).values("plan_id")
         found = found.filter(Q(title__icontains=word) | Q(summary__icontains=word) | Q(pk__in=matching_items))
     return found.annotate(item_count=Count("items")).order_by("-updated_at", "-pk")

@@ -54,7 +54,14 @@ def release_connection() -> None:
         connection.close()
 
 
-def ask(user, question: str, top_k: int, conversation: Conversation | None = None) -> Iterator[Event]:
+def ask(
+    user,
+    question: str,
+    top_k: int,
+    conversation: Conversation | None = None,
+    toolkit_ids: list[int] | None = None,
+) -> Iterator[Event]:
+    """Answer `question` from the active versions of every toolkit, or of `toolkit_ids` only."""
     started = time.perf_counter()
     # One budget for every model call of this answer (a follow-up's rewrite, then the answer).
     deadline = time.monotonic() + settings.CHAT_DEADLINE
@@ -66,7 +73,11 @@ def ask(user, question: str, top_k: int, conversation: Conversation | None = Non
         .values_list("query", "answer")[:HISTORY_TURNS]
     )[::-1]
     message = Message.objects.create(
-        conversation=conversation, user=user, query=question, top_k=top_k, document_ids=active_version_ids()
+        conversation=conversation,
+        user=user,
+        query=question,
+        top_k=top_k,
+        document_ids=active_version_ids(toolkit_ids),
     )
     yield Event("start", {"conversation_id": conversation.pk, "message_id": message.pk})
 
@@ -106,7 +117,7 @@ def find_answer_source(
     if history:
         release_connection()  # a follow-up may be rewritten by the model
     message.rewritten_query = rewrite_question(message.query, history, deadline)
-    retrieval = retrieve(message.rewritten_query, message.top_k)
+    retrieval = retrieve(message.rewritten_query, message.top_k, message.document_ids)
     message.retrieval_ms = retrieval.ms
     message.retrieval = [
         {

@@ -78,10 +78,14 @@ def record_term_statistics(version: ToolkitVersion) -> None:
         cursor.execute(TERM_STATISTICS_SQL, [version.pk])
 
 
-def active_version_ids() -> list[int]:
-    """The versions a question is answered from now (recorded with it for analytics per version)."""
+def active_version_ids(toolkit_ids: list[int] | None = None) -> list[int]:
+    """The versions a question is answered from now (recorded with it for analytics per version):
+    the active, ready version of every toolkit, or of the toolkits given."""
     with connection.cursor() as cursor:
-        cursor.execute(SCOPE_ACTIVE)
+        if toolkit_ids is None:
+            cursor.execute(SCOPE_ACTIVE)
+        else:
+            cursor.execute(SCOPE_ACTIVE + " AND toolkit_id = ANY(%s)", [list(toolkit_ids)])
         return [row[0] for row in cursor.fetchall()]
 
 

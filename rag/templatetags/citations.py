@@ -1,27 +1,15 @@
 from django import template
-from django.utils.html import conditional_escape, format_html
-from django.utils.safestring import mark_safe
+from django.utils.safestring import SafeString
 
-from rag.answering import CITATION
+from rag.answer_html import linked_citations, render
 from rag.rendering import source_url
 
 register = template.Library()
 
 
 @register.filter
-def with_citation_links(answer: str, citations: list[dict]) -> str:
-    """The answer, escaped, with each [n] that matches a citation turned into a link to its source."""
-    chunk_ids = {c["n"]: c["chunk_id"] for c in citations or []}
-    pieces, position = [], 0
-    for match in CITATION.finditer(answer or ""):
-        pieces.append(conditional_escape(answer[position : match.start()]))
-        n = int(match.group(1))
-        if n in chunk_ids:
-            pieces.append(
-                format_html('<a class="cite" href="{}" data-n="{}">[{}]</a>', source_url(chunk_ids[n]), n, n)
-            )
-        else:
-            pieces.append(conditional_escape(match.group(0)))
-        position = match.end()
-    pieces.append(conditional_escape((answer or "")[position:]))
-    return mark_safe("".join(str(piece) for piece in pieces))  # noqa: S308 - every piece is escaped above
+def with_citation_links(answer: str, citations: list[dict]) -> SafeString:
+    """The answer as HTML (paragraphs, lists, tables: rag/answer_html.py), every piece escaped,
+    with each [n] that matches a citation turned into a link to its source."""
+    chunk_urls = {c["n"]: source_url(c["chunk_id"]) for c in citations or []}
+    return render(answer or "", lambda text: linked_citations(text, chunk_urls))

@@ -87,7 +87,7 @@ def test_citations_are_stored_without_urls_and_shown_with_built_ones(owner_clien
 def test_only_numbers_that_match_a_citation_become_links_and_text_stays_escaped():
     html = with_citation_links("<i>a</i> [1] and [2] and [1000]", [{"n": 1, "chunk_id": 7}])
     link = '<a class="cite" href="/toolkit/source/7" data-n="1">[1]</a>'
-    assert html == f"&lt;i&gt;a&lt;/i&gt; {link} and [2] and [1000]"
+    assert html == f"<p>&lt;i&gt;a&lt;/i&gt; {link} and [2] and [1000]</p>"
 
 
 def test_the_data_migration_drops_stored_urls_and_can_put_them_back(owner):

@@ -176,7 +176,7 @@ def check_answer(message: Message, text: str, sources: list[Source]) -> None:
 def record(message: Message, parts: list[str], started: float, *, interrupted: bool) -> None:
     """Save the message, whatever happened; a failed answer keeps the text streamed so far."""
     if interrupted:
-        message.error = "The answer was interrupted: the browser disconnected."
+        message.error = "Stopped — partial answer: the answer was interrupted before it was complete."
     if message.error:
         message.answer = "".join(parts)
     message.total_ms = _ms(started)

@@ -3,6 +3,7 @@ with a sentence saying why) and the analytics filters."""
 
 from django import forms
 from django.conf import settings
+from django.db.models import QuerySet
 from django.utils import timezone
 from pydantic import Field, field_validator
 
@@ -10,11 +11,21 @@ from rag.analytics import Filters
 from toolkit.models import Toolkit, ToolkitVersion
 from toolkitrag.api import Schema, invalid
 
+MAX_TOOLKITS = 50
+
+
+def askable_toolkits() -> QuerySet[Toolkit]:
+    """The toolkits a question can be answered from: those with an active, ready version."""
+    return Toolkit.objects.filter(
+        versions__is_active=True, versions__status=ToolkitVersion.Status.READY
+    ).distinct()
+
 
 class AnswerRequest(Schema):
     query: str
     top_k: int = Field(default_factory=lambda: settings.RAG_TOP_K)  # read per request, not at import
     conversation_id: int | None = None
+    toolkits: list[int] | None = Field(default=None, max_length=MAX_TOOLKITS)  # None: every toolkit
 
     messages = {"query": "'query' is required and must be a string."}
 
@@ -34,6 +45,22 @@ class AnswerRequest(Schema):
         if not 1 <= top_k <= 20:
             raise invalid("'top_k' must be between 1 and 20.")
         return top_k
+
+    @field_validator("toolkits")
+    @classmethod
+    def _toolkits(cls, toolkit_ids: list[int] | None) -> list[int] | None:
+        if toolkit_ids is None:
+            return None
+        if not toolkit_ids:
+            raise invalid("'toolkits' must list at least one toolkit id (leave it out to ask every toolkit).")
+        toolkit_ids = list(dict.fromkeys(toolkit_ids))
+        askable = set(askable_toolkits().values_list("pk", flat=True))
+        unknown = [str(toolkit_id) for toolkit_id in toolkit_ids if toolkit_id not in askable]
+        if unknown:
+            raise invalid(
+                f"'toolkits' includes ids that are not toolkits with an active version: {', '.join(unknown)}."
+            )
+        return toolkit_ids
 
 
 class FeedbackRequest(Schema):

@@ -9,7 +9,7 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 
 from accounts.rate_limits import by_user_or_ip, per_minute, rate_limit
-from rag.forms import AnswerRequest, FeedbackRequest, TitleRequest
+from rag.forms import AnswerRequest, FeedbackRequest, TitleRequest, askable_toolkits
 from rag.models import Conversation, Feedback, Message
 from rag.questions import Event, ask
 from rag.rendering import message_html, with_urls
@@ -25,7 +25,7 @@ def _start_question(request: HttpRequest) -> Iterator[Event]:
     conversation = None
     if parsed.conversation_id is not None:
         conversation = get_object_or_404(Conversation, pk=parsed.conversation_id, user=request.user)
-    return ask(request.user, parsed.query, parsed.top_k, conversation)
+    return ask(request.user, parsed.query, parsed.top_k, conversation, toolkit_ids=parsed.toolkits)
 
 
 @json_api(["POST"])
@@ -119,5 +119,7 @@ def chat(request: HttpRequest, conversation_id: int | None = None) -> HttpRespon
         "exchanges": list(conversation.messages.select_related("feedback")) if conversation else [],
         "conversations": Conversation.objects.filter(user=request.user)[:100],
         "examples": example_questions(),
+        # More than one toolkit to answer from: the page lets the user choose which.
+        "toolkits": list(askable_toolkits().order_by("name")),
     }
     return render(request, "rag/chat.html", context)

@@ -1,8 +1,10 @@
 // The toolkit chat: streams answers over Server-Sent Events (fetch + ReadableStream, since
 // EventSource cannot POST) as plain text, then swaps in the answer as the server rendered it
 // (templates/rag/message.html, the same HTML as the history), and handles feedback and the
-// history sidebar. URLs come from data- attributes and the server's events; markup comes from
-// <template> elements or the server; text only ever goes into the page as text nodes.
+// history sidebar; a Stop button aborts an answer mid-stream (the text so far stays, marked
+// partial), and with several toolkits a chooser says which ones answer. URLs come from data-
+// attributes and the server's events; markup comes from <template> elements or the server; text
+// only ever goes into the page as text nodes.
 (function () {
   "use strict";
 
@@ -11,17 +13,20 @@
   var form = document.getElementById("ask-form");
   var input = document.getElementById("question");
   var button = document.getElementById("ask-button");
+  var stopButton = document.getElementById("stop-button");
   var list = document.getElementById("messages");
   var csrf = document.querySelector('meta[name="csrf-token"]').content;
   var conversationId = chat.dataset.conversationId || null;
   var busy = false;
+  var controller = null; // aborts the answer being streamed (the Stop button)
 
-  function api(method, url, body) {
+  function api(method, url, body, signal) {
     return fetch(url, {
       method: method,
       credentials: "same-origin",
       headers: { "Content-Type": "application/json", "X-CSRFToken": csrf, Accept: "application/json" },
       body: body === undefined ? undefined : JSON.stringify(body),
+      signal: signal,
     });
   }
 
@@ -34,6 +39,44 @@
     var holder = document.createElement("template");
     holder.innerHTML = html;
     return holder.content.firstElementChild;
+  }
+
+  // --- which toolkits answer (shown only when there is more than one) --------------------------
+  // The unticked ones are remembered per user, so that a toolkit published later starts ticked.
+  var chooser = document.getElementById("toolkit-chooser");
+  var toolkitBoxes = chooser ? Array.prototype.slice.call(chooser.querySelectorAll("input[type=checkbox]")) : [];
+  var choiceKey = "toolkitrag.chat.unticked-toolkits." + chat.dataset.userId;
+
+  function remembered() {
+    try {
+      var unticked = JSON.parse(window.localStorage.getItem(choiceKey));
+      return Array.isArray(unticked) ? unticked : [];
+    } catch (e) {
+      return []; // storage blocked or garbled: everything ticked
+    }
+  }
+
+  function remember() {
+    var unticked = toolkitBoxes.filter(function (box) { return !box.checked; }).map(function (box) { return box.value; });
+    try { window.localStorage.setItem(choiceKey, JSON.stringify(unticked)); } catch (e) { /* not kept */ }
+  }
+
+  function chosenToolkits() {
+    return toolkitBoxes.filter(function (box) { return box.checked; }).map(function (box) { return Number(box.value); });
+  }
+
+  if (chooser) {
+    var unticked = remembered();
+    // A remembered choice that would leave nothing ticked (toolkits withdrawn since) is ignored.
+    if (toolkitBoxes.some(function (box) { return unticked.indexOf(box.value) === -1; })) {
+      toolkitBoxes.forEach(function (box) { box.checked = unticked.indexOf(box.value) === -1; });
+    }
+    chooser.addEventListener("change", function (event) {
+      var none = chosenToolkits().length === 0;
+      if (none) event.target.checked = true; // at least one toolkit must answer
+      chooser.querySelector(".toolkit-chooser-hint").hidden = !none;
+      remember();
+    });
   }
 
   // --- asking ---------------------------------------------------------------------------------
@@ -52,6 +95,22 @@
     var error = answer.querySelector(".answer-error");
     error.textContent = message;
     error.hidden = false;
+  }
+
+  // Stopped by the user: what was streamed stays, marked as a partial answer.
+  function markStopped(article, streamed) {
+    var answer = article.querySelector(".answer");
+    answer.classList.remove("answer-streaming");
+    answer.classList.add("answer-partial");
+    answer.querySelector(".answer-text").textContent = streamed;
+    answer.querySelector(".answer-partial-note").hidden = false;
+  }
+
+  function setBusy(on) {
+    busy = on;
+    button.disabled = on;
+    button.hidden = on;
+    stopButton.hidden = !on;
   }
 
   function parseEvents(buffer, onEvent) {
@@ -88,8 +147,9 @@
 
   async function ask(question) {
     if (busy || !question.trim()) return;
-    busy = true;
-    button.disabled = true;
+    setBusy(true);
+    controller = new AbortController();
+    var signal = controller.signal;
     var emptyState = document.getElementById("empty-state");
     if (emptyState) emptyState.remove();
     var article = newExchange(question);
@@ -99,7 +159,8 @@
     try {
       var body = { query: question };
       if (conversationId) body.conversation_id = Number(conversationId);
-      var response = await api("POST", chat.dataset.streamUrl, body);
+      if (chooser) body.toolkits = chosenToolkits();
+      var response = await api("POST", chat.dataset.streamUrl, body, signal);
       if (!response.ok) {
         var problem = {};
         try { problem = await response.json(); } catch (e) { /* not JSON */ }
@@ -130,13 +191,19 @@
       }
       if (!gotFinal) fail(article, "The connection was lost before the answer was complete. Please ask again.");
     } catch (error) {
-      if (!gotFinal) fail(article, "The connection was lost before the answer was complete. Please ask again.");
+      if (gotFinal) return;
+      if (signal.aborted) markStopped(article, streamed);
+      else fail(article, "The connection was lost before the answer was complete. Please ask again.");
     } finally {
-      busy = false;
-      button.disabled = false;
+      controller = null;
+      setBusy(false);
       input.focus();
     }
   }
+
+  stopButton.addEventListener("click", function () {
+    if (controller) controller.abort(); // the server records what it had sent as a partial answer
+  });
 
   form.addEventListener("submit", function (event) {
     event.preventDefault();
@@ -159,7 +226,8 @@
     if (target.classList.contains("example")) {
       ask(target.textContent);
     } else if (target.classList.contains("copy-answer")) {
-      var answerText = target.closest(".answer").querySelector(".answer-text").textContent;
+      // innerText, not textContent: paragraphs, list items and table rows keep their line breaks.
+      var answerText = target.closest(".answer").querySelector(".answer-text").innerText;
       navigator.clipboard.writeText(answerText).then(function () {
         target.textContent = "Copied";
         window.setTimeout(function () { target.textContent = "Copy answer"; }, 1500);

@@ -89,7 +89,7 @@ def run(args) -> None:
     from django.conf import settings
 
     from accounts.models import User
-    from rag.answering import is_relevant
+    from rag.relevance import is_relevant
     from rag.models import Message
     from rag.questions import ask
     from rag.retrieval import retrieve

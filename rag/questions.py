@@ -16,25 +16,20 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from rag.answering import (
-    NOT_COVERED,
-    Source,
-    chat_messages,
-    check_citations,
-    extractive_answer,
-    is_relevant,
-    number_sources,
-)
+from rag.answering import NOT_COVERED, Source, chat_messages, check_citations, number_sources
+from rag.extractive import compose
 from rag.models import Conversation, Message
 from rag.providers import ChatError, StreamEnd, get_chat_model
+from rag.relevance import Assessment, Support, assess, is_relevant
 from rag.rendering import with_urls
-from rag.retrieval import retrieve
-from rag.rewriting import rewrite_question
+from rag.retrieval import Retrieval, retrieve
+from rag.rewriting import Turn, looks_like_follow_up, readings, rewrite_question
 from toolkit.search import active_version_ids
 
 logger = logging.getLogger(__name__)
 
 HISTORY_TURNS = 3
+CLOSEST_SECTIONS = 3  # offered with a refusal, to click through instead of rephrasing blindly
 
 
 @dataclass
@@ -67,11 +62,7 @@ def ask(
     deadline = time.monotonic() + settings.CHAT_DEADLINE
     if conversation is None:
         conversation = Conversation.objects.create(user=user, title=" ".join(question.split())[:80])
-    history = list(
-        conversation.messages.filter(answered=True)
-        .order_by("-created_at")
-        .values_list("query", "answer")[:HISTORY_TURNS]
-    )[::-1]
+    history = conversation_history(conversation)
     message = Message.objects.create(
         conversation=conversation,
         user=user,
@@ -109,19 +100,48 @@ def ask(
     yield Event("final", payload)
 
 
+def conversation_history(conversation: Conversation) -> list[Turn]:
+    """The conversation's last exchanges, oldest first: a refused question still sets the topic
+    (its first closest section stands for the section it was answered from)."""
+    rows = (
+        conversation.messages.filter(error="")
+        .order_by("-created_at")
+        .values_list("query", "rewritten_query", "answer", "citations")[:HISTORY_TURNS]
+    )
+    return [
+        Turn(
+            query,
+            rewritten or query,
+            answer,
+            (citations[0].get("heading_path") or [""])[-1] if citations else "",
+        )
+        for query, rewritten, answer, citations in reversed(rows)
+    ]
+
+
+def first_heading(citations: list[dict]) -> str:
+    return (citations[0].get("heading_path") or [""])[-1] if citations else ""
+
+
 def find_answer_source(
-    message: Message, history: list[tuple[str, str]], deadline: float
+    message: Message, history: list[Turn], deadline: float
 ) -> tuple[list[Source], Iterator[str]]:
-    """Rewrite and retrieve, then choose who answers: nobody (not covered), the passages themselves
-    (no chat model), or the model. Returns the numbered sources and the answer's text parts."""
+    """Read the question (a follow-up in its context), retrieve, then choose who answers: nobody
+    (not covered: the closest sections are offered), the passages themselves (no chat model), or
+    the model. Returns the numbered sources, best-supported first, and the answer's text parts."""
     if history:
         release_connection()  # a follow-up may be rewritten by the model
-    message.rewritten_query = rewrite_question(message.query, history, deadline)
-    retrieval = retrieve(message.rewritten_query, message.top_k, message.document_ids)
+    rewritten = rewrite_question(message.query, history, deadline)
+    queries = [rewritten] if rewritten is not None else readings(message.query, history)
+    retrieval = better_supported([retrieve(q, message.top_k, message.document_ids) for q in queries])
+    message.rewritten_query = retrieval.query
     message.retrieval_ms = retrieval.ms
+    assessment = assess(retrieval)
+    supports = {s.chunk.chunk_id: s for s in assessment.supports}
     message.retrieval = [
         {
             "chunk_id": c.chunk_id,
+            "support": round(supports[c.chunk_id].coverage, 4),
             "score": round(c.score, 6),
             "keyword_rank": c.keyword_rank,
             "keyword_coverage": c.keyword_coverage,
@@ -131,22 +151,58 @@ def find_answer_source(
         for c in retrieval.chunks
     ]
     if not is_relevant(retrieval):
-        return [], not_covered(message)
-    sources = number_sources(retrieval.chunks)
+        return number_sources(retrieval.chunks[:CLOSEST_SECTIONS]), not_covered(message, retrieval)
+    ordered = lead_first(assessment)
+    sources = number_sources([support.chunk for support in ordered])
     model = get_chat_model()
     if model is None:
-        return sources, extracted(message, sources)
+        return sources, extracted(message, assessment, list(zip(sources, ordered, strict=True)))
     return sources, generated(message, sources, model, deadline)
 
 
-def not_covered(message: Message) -> Iterator[str]:
+def better_supported(retrievals: list[Retrieval]) -> Retrieval:
+    """The question alone (first) unless it fails the gate, or leans on the conversation (a
+    pronoun, "and …", a few words) and its reading in context is better supported."""
+    alone, *in_context = retrievals
+    if not in_context:
+        return alone
+    context = in_context[0]
+    if not is_relevant(context):
+        return alone
+    if not is_relevant(alone):
+        return context
+    if looks_like_follow_up(alone.query) and assess(context).coverage > assess(alone).coverage:
+        return context
+    return alone
+
+
+def lead_first(assessment: Assessment) -> list[Support]:
+    """The retrieved chunks with the one that answers best first (its sentences cover most of the
+    question; retrieval's order breaks ties), the others in retrieval order."""
+    lead = assessment.best
+    return [lead] + [s for s in assessment.supports if s is not lead]
+
+
+def not_covered(message: Message, retrieval: Retrieval) -> Iterator[str]:
     message.backend = "refusal"
-    yield NOT_COVERED
+    closest = [
+        c.heading_path[-1] if c.heading_path else c.toolkit for c in retrieval.chunks[:CLOSEST_SECTIONS]
+    ]
+    if not closest:
+        yield NOT_COVERED
+        return
+    listed = "; ".join(f"{heading} [{n}]" for n, heading in enumerate(closest, start=1))
+    yield f"{NOT_COVERED} Closest sections: {listed}."
 
 
-def extracted(message: Message, sources: list[Source]) -> Iterator[str]:
+def extracted(
+    message: Message, assessment: Assessment, numbered: list[tuple[Source, Support]]
+) -> Iterator[str]:
     message.backend, message.extractive = "extractive", True
-    yield extractive_answer(message.rewritten_query, sources)
+    (_, lead), *others = numbered
+    yield compose(
+        message.rewritten_query, assessment, lead, [(source.n, support) for source, support in others]
+    )
 
 
 def generated(message: Message, sources: list[Source], model, deadline: float) -> Iterator[str]:
@@ -164,12 +220,13 @@ def generated(message: Message, sources: list[Source], model, deadline: float) -
 
 
 def check_answer(message: Message, text: str, sources: list[Source]) -> None:
-    """Keep only the citations that match a source; what is left is the answer."""
+    """Keep only the citations that match a source; what is left is the answer. A refusal's
+    citations are the closest sections offered, not sources: they are not counted as cited."""
     answer, cited, removed = check_citations(text, sources)
     message.answer = answer
     message.answered = bool(sources) and message.backend != "refusal"
     message.citations = [source.citation() for source in cited]
-    message.cited_chunk_ids = [source.chunk.chunk_id for source in cited]
+    message.cited_chunk_ids = [source.chunk.chunk_id for source in cited] if message.answered else []
     message.removed_citations = removed
 
 

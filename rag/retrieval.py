@@ -7,12 +7,16 @@ RAG_VECTOR_WEIGHT); how each side ranks, and the SQL on the toolkit's tables, is
 import logging
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.cache import cache
 
 from toolkit import search
 from toolkit.embeddings import EmbeddingError, content_hash, get_embedder
+
+if TYPE_CHECKING:
+    from rag.relevance import Assessment
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +51,9 @@ class Retrieval:
     mode: str  # "hybrid", "keyword" or "vector"
     ms: int
     notes: list[str] = field(default_factory=list)  # e.g. why vector search was skipped
+    query: str = ""
+    version_ids: list[int] | None = None  # None: the active versions
+    assessment: "Assessment | None" = None  # rag.relevance.assess's scores, once computed
 
 
 def embed_query(query: str) -> list[float] | None:
@@ -127,4 +134,11 @@ def retrieve(
         if vector is not None
         else "keyword"
     )
-    return Retrieval(chunks=chunks, mode=mode, ms=round((time.perf_counter() - started) * 1000), notes=notes)
+    return Retrieval(
+        chunks=chunks,
+        mode=mode,
+        ms=round((time.perf_counter() - started) * 1000),
+        notes=notes,
+        query=query,
+        version_ids=document_ids,
+    )

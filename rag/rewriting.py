@@ -1,11 +1,16 @@
-"""Turn a follow-up ("and who pays for it?") into a standalone question before retrieval.
+"""Follow-ups ("and who pays for it?"): the question that retrieval should search for.
 
-With a chat model: ask it, given the last few exchanges. Without one (or when it fails): a
-rule — a short question, or one leaning on a pronoun, is read together with the previous one.
+With a chat model: the model rewrites it as a standalone question, given the last few exchanges.
+Without one (or when the model fails), the question is never blindly glued to the previous one:
+it is read two ways — alone, and in context (the previous question, as it was understood, and
+the heading of the section it was answered from) — and rag.questions keeps the reading whose
+passages support it better. A new, self-contained question is thus not dragged back to the old
+topic, and "what is the second step?" after an answer from 4.1 is read as being about 4.1.
 """
 
 import logging
 import re
+from dataclasses import dataclass
 
 from rag.providers import ChatError, get_chat_model
 
@@ -21,6 +26,16 @@ REWRITE_PROMPT = (
 )
 
 
+@dataclass
+class Turn:
+    """An earlier, answered exchange of the conversation."""
+
+    question: str
+    understood_as: str  # the standalone question retrieval used (a follow-up's chosen reading)
+    answer: str
+    section: str  # the heading of the section the answer cited first ("" if none)
+
+
 def looks_like_follow_up(question: str) -> bool:
     return bool(
         FOLLOW_UP_START.search(question)
@@ -29,25 +44,29 @@ def looks_like_follow_up(question: str) -> bool:
     )
 
 
-def rule_based_rewrite(question: str, previous_questions: list[str]) -> str:
-    if not previous_questions or not looks_like_follow_up(question):
-        return question
-    return f"{previous_questions[-1]} {question}"[:1000]
-
-
-def rewrite_question(question: str, history: list[tuple[str, str]], deadline: float | None = None) -> str:
-    """history: earlier (question, answer) pairs of this conversation, oldest first; deadline: the
-    time.monotonic() by which the whole answer must be done (the rewrite spends from it)."""
+def readings(question: str, history: list[Turn]) -> list[str]:
+    """The ways to read the question without a model: alone first, then in the conversation's context."""
     if not history:
-        return question
+        return [question]
+    previous = history[-1]
+    context = f"{previous.understood_as} {previous.section} {question}"[:1000]
+    return [question, context]
+
+
+def rewrite_question(question: str, history: list[Turn], deadline: float | None = None) -> str | None:
+    """The model's standalone version of a follow-up; None when no model is configured (the
+    caller then compares `readings`). deadline: the time.monotonic() by which the whole answer
+    must be done (the rewrite spends from it)."""
     model = get_chat_model()
-    if model is None or not looks_like_follow_up(question):
-        return rule_based_rewrite(question, [q for q, _ in history])
+    if model is None:
+        return None
+    if not history or not looks_like_follow_up(question):
+        return question
     conversation = []
-    for asked, answered in history[-3:]:
+    for turn in history[-3:]:
         conversation += [
-            {"role": "user", "content": asked},
-            {"role": "assistant", "content": answered[:1500]},
+            {"role": "user", "content": turn.question},
+            {"role": "assistant", "content": turn.answer[:1500]},
         ]
     try:
         rewritten = model.complete(
@@ -59,6 +78,6 @@ def rewrite_question(question: str, history: list[tuple[str, str]], deadline: fl
             deadline,
         )
     except ChatError as error:
-        logger.warning("question rewrite fell back to the rule: %s", error)
-        return rule_based_rewrite(question, [q for q, _ in history])
+        logger.warning("question rewrite failed, the question is read without the model: %s", error)
+        return None
     return rewritten[:1000] if rewritten else question

@@ -11,6 +11,7 @@ Fusing the two rankings is the caller's business (rag/retrieval.py); this module
 one outside migrations that names the toolkit's tables in SQL.
 """
 
+import math
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -150,6 +151,22 @@ SELECT id, similarity, row_number() OVER (ORDER BY similarity DESC, id) AS rank 
 ) nearest
 ORDER BY rank"""
 
+TERM_WEIGHTS_SQL = """
+WITH scope AS ({scope}),
+stats AS (
+    SELECT greatest(sum(chunk_count), 1)::float AS n FROM toolkit_documents WHERE id IN (SELECT id FROM scope)
+)
+SELECT t.term, df.n, ln(1 + ((SELECT n FROM stats) - df.n + 0.5) / (df.n + 0.5)), (SELECT n FROM stats)
+FROM (SELECT DISTINCT lexeme AS term FROM unnest(to_tsvector('english', %(query)s))) t
+CROSS JOIN LATERAL (
+    SELECT coalesce(sum(s.chunk_count), 0) AS n FROM toolkit_term_stats s
+    WHERE s.term = t.term AND s.document_id IN (SELECT id FROM scope)
+) df"""
+
+LEXEMES_SQL = """
+SELECT coalesce(array(SELECT lexeme FROM unnest(to_tsvector('english', t))), '{{}}')
+FROM unnest(%s::text[]) WITH ORDINALITY AS texts(t, i) ORDER BY i"""
+
 PASSAGES_SQL = """
 SELECT c.id, c.document_id, c.ordinal, t.name, d.version_tag, c.heading, c.heading_path, c.text
 FROM toolkit_chunks c
@@ -198,6 +215,33 @@ def vector_search(vector: list[float], version_ids: list[int] | None, limit: int
         cursor.execute(sql, params)
         rows = cursor.fetchall()
     return [VectorHit(chunk_id=i, rank=rank, similarity=float(similarity)) for i, similarity, rank in rows]
+
+
+@dataclass
+class TermWeight:
+    chunks: int  # in how many chunks of the versions searched the term occurs (0: never)
+    idf: float  # BM25's inverse document frequency, as keyword_search weighs the term
+    rarest_idf: float  # the idf of a term found in one chunk: an unknown term's weight is capped to it
+
+
+def term_weights(query: str, version_ids: list[int] | None) -> dict[str, TermWeight]:
+    """The question's terms (PostgreSQL's English lexemes, stop words left out) with their weights."""
+    params = {"query": query, "version_ids": version_ids}
+    with connection.cursor() as cursor:
+        cursor.execute(TERM_WEIGHTS_SQL.format(scope=_scope(version_ids)), params)
+        rows = cursor.fetchall()
+    return {
+        term: TermWeight(int(df), float(idf), math.log(1 + (n - 0.5) / 1.5)) for term, df, idf, n in rows
+    }
+
+
+def lexemes(texts: list[str]) -> list[set[str]]:
+    """Each text's terms as the keyword index sees them (stemmed English lexemes, no stop words)."""
+    if not texts:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(LEXEMES_SQL, [list(texts)])
+        return [set(row[0]) for row in cursor.fetchall()]
 
 
 def passages(chunk_ids: list[int]) -> dict[int, Passage]:

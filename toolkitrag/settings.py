@@ -299,12 +299,15 @@ CHAT_MAX_TOKENS = env.int("CHAT_MAX_TOKENS", default=700)
 
 # --- Answers ------------------------------------------------------------------------------
 RAG_TOP_K = env.int("RAG_TOP_K", default=5)
-# Below both thresholds the best passage is not relevant enough: the toolkit "does not cover" it.
-# Calibrated on SQuAD (bench/answer.py): at 0.45, 93% of in-toolkit questions are answered and
-# 80% of questions about other articles are refused.
-RAG_MIN_KEYWORD_COVERAGE = env.float("RAG_MIN_KEYWORD_COVERAGE", default=0.45)
-# Depends on the embedding model; 0.5 is all-MiniLM-L6-v2's (SQuAD: 69% answered in-toolkit on
-# similarity alone, 0.7% of other articles' questions). Recalibrate with bench/answer.py.
+# The relevance gate (rag/relevance.py): a question is answered when the best passage's best
+# sentence pair, with its headings, covers at least RAG_MIN_SUPPORT of the question's term weight,
+# or when a passage's vector similarity reaches RAG_MIN_VECTOR_SIMILARITY (embeddings on); below
+# both, the toolkit "may not cover" it. Operating points chosen with bench/answer_quality.py
+# (docs/benchmarks.md, "Relevance gate").
+RAG_MIN_SUPPORT = env.float("RAG_MIN_SUPPORT", default=0.4)
+# A question word the toolkit never uses weighs this much of its rarest word's weight.
+RAG_UNKNOWN_TERM_WEIGHT = env.float("RAG_UNKNOWN_TERM_WEIGHT", default=1.5)
+# Depends on the embedding model (all-MiniLM-L6-v2's); recalibrate with bench/answer_quality.py.
 RAG_MIN_VECTOR_SIMILARITY = env.float("RAG_MIN_VECTOR_SIMILARITY", default=0.5)
 # Weight of the vector ranking against the keyword ranking (1.0) in reciprocal rank fusion.
 # On SQuAD with all-MiniLM-L6-v2, hit@1 was 0.743 at 1.0, 0.807 at 0.5, 0.837 at 0.25 (keyword

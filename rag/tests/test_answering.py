@@ -1,4 +1,4 @@
-from rag.answering import check_citations, extractive_answer, number_sources
+from rag.answering import check_citations, number_sources
 from rag.retrieval import RetrievedChunk
 
 
@@ -40,15 +40,3 @@ def test_citation_carries_toolkit_version_heading_and_snippet_but_no_url():
         "heading_path": ["Section"],
         "snippet": "The budget is reviewed every quarter. Spending over £500 needs two trustees.",
     }  # the url is built from chunk_id when shown (rag/rendering.py), never stored
-
-
-def test_extractive_answer_quotes_the_best_sentences_with_their_numbers():
-    answer = extractive_answer("How often is the budget reviewed?", SOURCES)
-    assert answer.startswith("The budget is reviewed every quarter. [1]")
-    text, cited, removed = check_citations(answer, SOURCES)
-    assert removed == [] and cited[0].n == 1
-
-
-def test_extractive_answer_reads_table_rows_whole():
-    answer = extractive_answer("venue cost", SOURCES)
-    assert "| Venue | £200 | [3]" in answer

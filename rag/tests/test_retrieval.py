@@ -1,7 +1,7 @@
 import pytest
 from django.db import connection, transaction
 
-from rag.answering import is_relevant
+from rag.relevance import is_relevant
 from rag.retrieval import retrieve
 from toolkitrag.testing.toolkits import TOOLKIT, ingest_toolkit
 

@@ -1,0 +1,191 @@
+"""How well the retrieved passages support an answer: the relevance gate and the answer's section.
+
+A passage is cut into units a reader would quote — sentences, list items, table rows (each row
+read with its table's header) — and each unit is scored by the share of the question's term
+weight it covers, together with its section's headings. Terms are PostgreSQL's English lexemes,
+weighted by BM25's idf over the versions searched, so "activated" meets "Activation". Two choices
+keep one unusual word from refusing a good question: words that only phrase a question ("what
+happens", "do I need") carry no weight, and a word the toolkit never uses weighs no more than
+its rarest word. The thresholds are chosen with bench/answer_quality.py (docs/benchmarks.md).
+"""
+
+import re
+from dataclasses import dataclass, field
+
+from django.conf import settings
+
+from rag.retrieval import Retrieval, RetrievedChunk
+from toolkit import search
+
+# Lexemes (as PostgreSQL's English configuration stems them) of words that phrase a question
+# rather than name its topic; PostgreSQL's own stop words are already left out.
+QUESTION_WORDS = {
+    "happen", "need", "get", "got", "make", "mean", "tell", "know", "want", "would", "could", "must",
+    "might", "shall", "may", "say", "said", "someon", "anyon", "anyth", "someth", "thing", "way",
+    "pleas", "ok", "okay", "exact", "realli", "actual", "also", "like", "els", "use", "kind", "type",
+    "much", "mani", "best", "good", "right", "possibl", "go", "take", "give", "toolkit", "guid",
+}  # fmt: skip
+WINDOW_UNITS = 2  # a question is usually answered by one sentence, or two read together
+TABLE_SEPARATOR = re.compile(r"^\|(\s*:?-{3,}:?\s*\|)+\s*$")
+LIST_ITEM = re.compile(r"^(?:[-•*]|\d{1,3}[.)])\s+")
+SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[]?[A-Z0-9£$€])")
+
+
+@dataclass
+class Unit:
+    kind: str  # "sentence", "item" (of a list) or "row" (of a table)
+    text: str
+    block: int  # units of one paragraph, list or table share a block number
+    header: str = ""  # a table row's header row
+    terms: set[str] = field(default_factory=set)
+    key_terms: set[str] = field(default_factory=set)  # a table row's first cell: what the row is about
+
+    @property
+    def words(self) -> int:
+        return len(self.text.split())
+
+
+@dataclass
+class Support:
+    """How well one retrieved chunk supports an answer."""
+
+    chunk: RetrievedChunk
+    units: list[Unit]
+    coverage: float  # the best window's share of the question's weight, headings included
+    window: tuple[int, int]  # that window: units[start:end]
+    heading_coverage: float  # share of the question's weight its headings alone cover
+    window_key: tuple = ()  # how the window won within the chunk (see best_window)
+
+    @property
+    def rank_key(self) -> tuple:
+        """Coverage first; among equals, the section whose heading names the question's topic."""
+        return (round(self.coverage, 6), round(self.heading_coverage, 6), *self.window_key[1:])
+
+
+@dataclass
+class Assessment:
+    """The question's weighted terms and every retrieved chunk's support, in retrieval order."""
+
+    weights: dict[str, float]
+    supports: list[Support]
+
+    @property
+    def best(self) -> Support | None:
+        """The chunk whose best window covers most of the question; retrieval order breaks ties."""
+        return max(self.supports, key=lambda s: s.rank_key, default=None)
+
+    @property
+    def coverage(self) -> float:
+        return self.best.coverage if self.best else 0.0
+
+
+def passage_units(text: str) -> list[Unit]:
+    """A chunk's text as quotable units: sentences, list items and table rows."""
+    units: list[Unit] = []
+    header, block, previous = "", 0, ""
+    for line in text.split("\n"):
+        line = line.strip()
+        if not line:
+            continue
+        if line.startswith("|"):
+            if TABLE_SEPARATOR.match(line):
+                continue
+            if previous != "row":
+                block, header = block + 1, line
+                previous = "row"
+                continue  # the header row is read with every row below it
+            units.append(Unit("row", line, block, header))
+        elif LIST_ITEM.match(line):
+            if previous != "item":
+                block += 1
+            units.append(Unit("item", line, block))
+            previous = "item"
+            continue
+        else:
+            block += 1
+            units.extend(Unit("sentence", s.strip(), block) for s in SENTENCE_END.split(line) if s.strip())
+        previous = "row" if line.startswith("|") else "sentence"
+    if header and not any(u.kind == "row" for u in units if u.header == header):
+        units.append(Unit("row", header, block))  # a one-row table: the row is its content
+    return units
+
+
+def first_cell(unit: Unit) -> str:
+    return unit.text.strip().strip("|").split("|")[0] if unit.kind == "row" else ""
+
+
+def question_weights(query: str, version_ids: list[int] | None) -> dict[str, float]:
+    """The question's topic terms and their weights (see the module's docstring)."""
+    weights = {}
+    for term, weight in search.term_weights(query, version_ids).items():
+        if term in QUESTION_WORDS or len(term) < 2:
+            continue
+        weights[term] = weight.idf if weight.chunks else weight.rarest_idf * settings.RAG_UNKNOWN_TERM_WEIGHT
+    return weights
+
+
+def assess(retrieval: Retrieval) -> Assessment:
+    """Score every retrieved chunk (computed once per retrieval, then kept on it)."""
+    if retrieval.assessment is not None:
+        return retrieval.assessment
+    weights = question_weights(retrieval.query, retrieval.version_ids) if retrieval.chunks else {}
+    per_chunk = [passage_units(chunk.text) for chunk in retrieval.chunks]
+    texts = [" ".join(chunk.heading_path) for chunk in retrieval.chunks]
+    for units in per_chunk:
+        texts += [t for u in units for t in (f"{u.header} {u.text}", first_cell(u))]
+    terms = search.lexemes(texts) if weights and texts else [set() for _ in texts]
+    heading_terms, unit_terms = terms[: len(per_chunk)], iter(terms[len(per_chunk) :])
+    total = sum(weights.values())
+    supports = []
+    for chunk, units, headings in zip(retrieval.chunks, per_chunk, heading_terms, strict=True):
+        for unit in units:
+            unit.terms, unit.key_terms = next(unit_terms), next(unit_terms)
+        coverage, window, key = best_window(units, headings, weights, total)
+        heading_coverage = sum(weights[t] for t in headings if t in weights) / total if total else 0.0
+        supports.append(Support(chunk, units, coverage, window, heading_coverage, key))
+    retrieval.assessment = Assessment(weights, supports)
+    return retrieval.assessment
+
+
+def best_window(
+    units: list[Unit], headings: set[str], weights: dict[str, float], total: float
+) -> tuple[float, tuple[int, int], tuple]:
+    """The run of at most WINDOW_UNITS consecutive units (same block) covering most of the question,
+    with its headings. Among equals: the one whose own words cover more, then a table row whose
+    first cell names the asked-for thing, then the shorter quote. Returns (coverage, window, key)."""
+    if not total or not units:
+        return 0.0, (0, min(1, len(units))), ()
+    best, best_key = (0.0, (0, 1)), ()
+    for start in range(len(units)):
+        covered, own, words = set(headings), set(), 0
+        for end in range(start + 1, min(start + WINDOW_UNITS, len(units)) + 1):
+            if units[end - 1].block != units[start].block:
+                break
+            covered |= units[end - 1].terms
+            own |= units[end - 1].terms
+            words += units[end - 1].words
+            share = sum(weights[t] for t in covered if t in weights) / total
+            key = (
+                round(share, 6),
+                round(sum(weights[t] for t in own if t in weights) / total, 6),
+                bool(units[start].key_terms & weights.keys()),
+                -words,
+            )
+            if not best_key or key > best_key:
+                best, best_key = (share, (start, end)), key
+    return best[0], best[1], best_key
+
+
+def unit_coverage(unit: Unit, weights: dict[str, float]) -> float:
+    total = sum(weights.values())
+    return sum(weights[t] for t in unit.terms if t in weights) / total if total else 0.0
+
+
+def is_relevant(retrieval: Retrieval) -> bool:
+    """Whether the passages plausibly answer the question (the operating point is in settings)."""
+    if not retrieval.chunks:
+        return False
+    if assess(retrieval).coverage >= settings.RAG_MIN_SUPPORT:
+        return True
+    similarity = max((c.vector_similarity or 0.0) for c in retrieval.chunks)
+    return similarity >= settings.RAG_MIN_VECTOR_SIMILARITY

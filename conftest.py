@@ -13,12 +13,12 @@ from django.db import connections
 
 from toolkitrag.embedded_db import server
 from toolkitrag.testing import PASSWORD
-from toolkitrag.testing.browser import CHROMIUM, CHROMIUM_ARGS
+from toolkitrag.testing.browser import CHROMIUM, CHROMIUM_ARGS, PHONE
 from toolkitrag.testing.fake_openai import FakeOpenAI
 from toolkitrag.testing.servers import AppServer, start_gunicorn
 
 # Fixtures that start a real browser or gunicorn: a test that uses one is a system test.
-SYSTEM_FIXTURES = {"page", "start_app_server"}
+SYSTEM_FIXTURES = {"page", "phone_page", "open_page", "start_app_server"}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -162,7 +162,10 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
 @pytest.fixture
-def page(live_server):
+def open_page(live_server) -> Iterator[Callable[..., object]]:
+    """Open pages in one real Chromium against the live server: open_page(**context options), e.g.
+    open_page(**PHONE) (toolkitrag/testing/browser.py). Each page records its dialogs and console
+    errors; everything is closed after the test."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -170,24 +173,42 @@ def page(live_server):
             executable_path=CHROMIUM,
             args=CHROMIUM_ARGS,
         )
-        context = browser.new_context(base_url=live_server.url, viewport={"width": 1200, "height": 900})
-        context.grant_permissions(["clipboard-read", "clipboard-write"])
-        page = context.new_page()
-        page.dialogs = []  # every alert/prompt/confirm that opened
-        page.dialog_answers = []  # what to answer the next prompts/confirms with; none: dismiss
 
-        def on_dialog(dialog) -> None:
-            page.dialogs.append(dialog.message)
-            if page.dialog_answers:
-                dialog.accept(page.dialog_answers.pop(0))
-            else:
-                dialog.dismiss()
+        def open_one(**context_options):
+            context = browser.new_context(base_url=live_server.url, **context_options)
+            context.grant_permissions(["clipboard-read", "clipboard-write"])
+            page = context.new_page()
+            page.dialogs = []  # every alert/prompt/confirm that opened
+            page.dialog_answers = []  # what to answer the next prompts/confirms with; none: dismiss
 
-        page.on("dialog", on_dialog)
-        page.console_errors = []
-        page.on("console", lambda msg: page.console_errors.append(msg.text) if msg.type == "error" else None)
-        yield page
+            def on_dialog(dialog) -> None:
+                page.dialogs.append(dialog.message)
+                if page.dialog_answers:
+                    dialog.accept(page.dialog_answers.pop(0))
+                else:
+                    dialog.dismiss()
+
+            page.on("dialog", on_dialog)
+            page.console_errors = []
+            page.on(
+                "console", lambda msg: page.console_errors.append(msg.text) if msg.type == "error" else None
+            )
+            return page
+
+        yield open_one
         browser.close()
         # While Playwright's loop runs, the test's ORM calls get their own connection (Django's
         # connections are per context); close it here, or the test database cannot be dropped.
         connections.close_all()
+
+
+@pytest.fixture
+def page(open_page):
+    """A desktop-sized page in a real Chromium."""
+    return open_page(viewport={"width": 1200, "height": 900})
+
+
+@pytest.fixture
+def phone_page(open_page):
+    """A phone-sized page (390x844, touch) in a real Chromium."""
+    return open_page(**PHONE)

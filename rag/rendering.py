@@ -13,8 +13,9 @@ from rag.models import Message
 
 
 def source_url(chunk_id: int) -> str:
-    """The page that shows a cited section highlighted in its version of the toolkit."""
-    return reverse("toolkit-source", args=[chunk_id])
+    """The page that shows a cited section highlighted in its version of the toolkit, opened at
+    the passage (the id of its highlighted element, templates/toolkit/source.html)."""
+    return reverse("toolkit-source", args=[chunk_id]) + "#passage"
 
 
 def with_urls(citations: list[dict]) -> list[dict]:

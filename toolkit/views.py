@@ -3,6 +3,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
 from toolkit.models import Chunk
+from toolkit.text_html import text_to_html
 
 NEIGHBOURS = 2
 
@@ -14,9 +15,13 @@ def source(request: HttpRequest, chunk_id: int) -> HttpResponse:
         Chunk.objects.select_related("document__toolkit"), pk=chunk_id, document__status="ready"
     )
     document = chunk.document
-    context_chunks = document.chunks.filter(
-        ordinal__gte=chunk.ordinal - NEIGHBOURS, ordinal__lte=chunk.ordinal + NEIGHBOURS
-    ).order_by("ordinal")
+    context_chunks = list(
+        document.chunks.filter(
+            ordinal__gte=chunk.ordinal - NEIGHBOURS, ordinal__lte=chunk.ordinal + NEIGHBOURS
+        ).order_by("ordinal")
+    )
+    for part in context_chunks:
+        part.html = text_to_html(part.text)  # paragraphs, lists and tables instead of raw text
     outline, seen = [], set()
     for chunk_pk, heading_path in document.chunks.order_by("ordinal").values_list("pk", "heading_path"):
         key = tuple(heading_path)

@@ -47,7 +47,7 @@ def test_the_final_event_carries_the_answer_exactly_as_the_history_renders_it(ow
     html = final["html"].strip()
     assert html == history_article(owner_client, final["conversation_id"], final["message_id"])
     chunk_id = final["citations"][0]["chunk_id"]
-    assert f'<a class="cite" href="/toolkit/source/{chunk_id}" data-n="1">[1]</a>' in html
+    assert f'<a class="cite" href="/toolkit/source/{chunk_id}#passage" data-n="1">[1]</a>' in html
     assert f'href="/strategies/add-answer/{final["message_id"]}"' in html  # "Add to plan"
     assert "How often is the budget &lt;b&gt;reviewed&lt;/b&gt;?" in html  # escaped by the template
     assert events["start"]["conversation_url"] == f"/toolkit/c/{final['conversation_id']}"
@@ -62,7 +62,7 @@ def test_a_failed_answer_shows_the_sections_found_in_its_html(owner_client, fake
     assert final["error"] and final["sources"]
     assert 'role="alert"' in final["html"] and "Sections found for your question:" in final["html"]
     source = final["sources"][0]
-    assert source["url"] == f"/toolkit/source/{source['chunk_id']}"
+    assert source["url"] == f"/toolkit/source/{source['chunk_id']}#passage"
     assert f'href="/toolkit/source/{source["chunk_id"]}"' in final["html"]
     assert "add-to-plan" not in final["html"]  # nothing answered, nothing to plan
 
@@ -81,12 +81,14 @@ def test_citations_are_stored_without_urls_and_shown_with_built_ones(owner_clien
             "citations"
         ],
     ):
-        assert [c["url"] for c in shown] == [reverse("toolkit-source", args=[c["chunk_id"]]) for c in stored]
+        assert [c["url"] for c in shown] == [
+            reverse("toolkit-source", args=[c["chunk_id"]]) + "#passage" for c in stored
+        ]
 
 
 def test_only_numbers_that_match_a_citation_become_links_and_text_stays_escaped():
     html = with_citation_links("<i>a</i> [1] and [2] and [1000]", [{"n": 1, "chunk_id": 7}])
-    link = '<a class="cite" href="/toolkit/source/7" data-n="1">[1]</a>'
+    link = '<a class="cite" href="/toolkit/source/7#passage" data-n="1">[1]</a>'
     assert html == f"<p>&lt;i&gt;a&lt;/i&gt; {link} and [2] and [1000]</p>"
 
 

@@ -40,7 +40,7 @@ def test_extractive_answer_with_citations_without_a_model(owner_client, owner, t
         citation["n"] == 1 and citation["toolkit"] == "Community Toolkit" and citation["version_tag"] == "v1"
     )
     assert citation["heading_path"] == ["1 Planning", "1.1 Budget"]
-    assert citation["url"] == f"/toolkit/source/{citation['chunk_id']}"
+    assert citation["url"] == f"/toolkit/source/{citation['chunk_id']}#passage"
     message = Message.objects.get(pk=body["message_id"])
     assert message.user == owner and message.conversation_id == body["conversation_id"]
     assert message.cited_chunk_ids == [citation["chunk_id"]]
@@ -236,14 +236,14 @@ def test_conversation_page_renders_the_history_with_citation_links(owner_client,
     answer = post(owner_client, {"query": "How often is the budget reviewed?"}).json()
     page = owner_client.get(f"/toolkit/c/{answer['conversation_id']}").content.decode()
     chunk_id = answer["citations"][0]["chunk_id"]
-    assert f'<a class="cite" href="/toolkit/source/{chunk_id}" data-n="1">[1]</a>' in page
+    assert f'<a class="cite" href="/toolkit/source/{chunk_id}#passage" data-n="1">[1]</a>' in page
     assert "Extractive answer" in page
 
 
 def test_source_page_highlights_the_passage_with_its_neighbours_and_outline(owner_client, toolkit_document):
     chunk = toolkit_document.chunks.get(heading="1 Planning > 1.1 Budget")
     page = owner_client.get(f"/toolkit/source/{chunk.pk}").content.decode()
-    assert '<mark class="cited-text">The budget is reviewed every quarter' in page
+    assert '<div class="cited-text"><p>The budget is reviewed every quarter' in page
     assert "Planning starts with a shared picture" in page  # the neighbour before
     assert "Volunteers who visit residents" in page  # the neighbour after
     assert page.count('href="/toolkit/source/') >= 5  # the version's outline

@@ -54,7 +54,7 @@ def test_ask_stream_cite_open_source_give_feedback_and_follow_up(page, owner, fa
     with page.expect_navigation():
         page.locator(".exchange").first.locator("a.cite").click()
     assert "/toolkit/source/" in page.url
-    assert "The budget is reviewed every quarter" in page.locator("mark.cited-text").text_content()
+    assert "The budget is reviewed every quarter" in page.locator("#passage .cited-text").text_content()
     assert page.console_errors == []
 
 
@@ -94,6 +94,6 @@ def test_script_in_a_document_never_runs_in_the_chat_or_the_source_view(page, ow
     page.locator("a.cite").first.wait_for()
     assert "<script>alert('xss')</script>" in page.locator(".answer-text").first.text_content()
     page.locator("a.cite").first.click()
-    page.locator("mark.cited-text").wait_for()
+    page.locator("#passage .cited-text").wait_for()
     page.reload()
     assert page.dialogs == []

@@ -17,6 +17,15 @@ needs_chromium = pytest.mark.skipif(
 CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
 
+# A phone's browser: context options for the `open_page` fixture (a viewport the size of a common
+# phone's, touch, and mobile layout rules such as the meta viewport).
+PHONE = {
+    "viewport": {"width": 390, "height": 844},
+    "is_mobile": True,
+    "has_touch": True,
+    "device_scale_factor": 3,
+}
+
 
 def log_in(page, user):
     page.goto("/auth/login")

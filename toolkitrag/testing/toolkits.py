@@ -7,7 +7,10 @@ from rag.models import Message
 from rag.questions import ask
 from toolkit import ingestion, uploads
 from toolkit.models import Toolkit, ToolkitVersion
+from toolkitrag.testing import REPO_ROOT
 from toolkitrag.testing.docx_factory import make_docx
+
+DEMO_DOCX = REPO_ROOT / "demo" / "community-resilience-toolkit.docx"
 
 TOOLKIT = [
     ("h1", "1 Planning"),
@@ -45,13 +48,18 @@ def ingest_toolkit(
     spec: list[tuple] = TOOLKIT, version: str = "v1", name: str = "Community Toolkit", activate: bool = True
 ) -> ToolkitVersion:
     """Upload `spec` as a version of the toolkit `name` and ingest it now (no task queue)."""
+    return ingest_docx(make_docx(spec), version, name, activate)
+
+
+def ingest_demo_toolkit(version: str = "2026.1") -> ToolkitVersion:
+    """The demo toolkit `make run` serves (a table of roles, lists, budget), ingested now."""
+    return ingest_docx(DEMO_DOCX.read_bytes(), version, "Community Resilience Toolkit")
+
+
+def ingest_docx(data: bytes, version: str, name: str, activate: bool = True) -> ToolkitVersion:
     kit, _ = Toolkit.objects.get_or_create(name=name)
     toolkit_version = uploads.create_version(
-        toolkit=kit,
-        version_tag=version,
-        stream=io.BytesIO(make_docx(spec)),
-        filename="kit.docx",
-        activate=activate,
+        toolkit=kit, version_tag=version, stream=io.BytesIO(data), filename="kit.docx", activate=activate
     )
     return ingestion.ingest(toolkit_version)
 

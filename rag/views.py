@@ -14,6 +14,7 @@ from rag.models import Conversation, Feedback, Message
 from rag.questions import Event, ask
 from rag.rendering import message_html, with_urls
 from rag.suggestions import example_questions
+from toolkit.search import active_version_ids
 from toolkitrag.api import json_api
 
 rag_rate_limit = rate_limit("rag-answer", per_minute("RATE_LIMIT_RAG_REQUESTS"), by_user_or_ip)
@@ -114,11 +115,15 @@ def chat(request: HttpRequest, conversation_id: int | None = None) -> HttpRespon
         conversation = Conversation.objects.filter(pk=conversation_id, user=request.user).first()
         if conversation is None:
             raise Http404("No such conversation.")
+    exchanges = list(conversation.messages.select_related("feedback")) if conversation else []
+    version_ids = active_version_ids()
     context = {
         "conversation": conversation,
-        "exchanges": list(conversation.messages.select_related("feedback")) if conversation else [],
+        "exchanges": exchanges,
         "conversations": Conversation.objects.filter(user=request.user)[:100],
-        "examples": example_questions(),
+        # Only the empty page shows examples (checked once, then cached: rag/suggestions.py).
+        "examples": [] if exchanges else example_questions(version_ids),
+        "published": bool(version_ids),
         # More than one toolkit to answer from: the page lets the user choose which.
         "toolkits": list(askable_toolkits().order_by("name")),
     }

@@ -63,8 +63,10 @@ def quote(question: str, assessment: Assessment, lead: Support, n: int = 1) -> s
         return list_with_intro(units, best.block, assessment.weights, n)
     text = " ".join(u.text for u in units[start:end])
     following = units[end] if end < len(units) else None
-    if following is not None and following.kind == "item" and units[end - 1].text.rstrip().endswith(":"):
-        return f"{text} [{n}]\n" + items_text(units, following.block, assessment.weights, n, whole=True)
+    if following is not None and following.kind == "item":
+        # The quote ends the paragraph that introduces a list (the steps, the checklist): the
+        # list belongs to the answer.
+        return f"{text} [{n}]\n" + items_text(units, following.block, assessment.weights, n, whole=False)
     return f"{text} [{n}]"
 
 

@@ -150,9 +150,9 @@ def find_answer_source(
         }
         for c in retrieval.chunks
     ]
-    if not is_relevant(retrieval):
+    ordered = answer_passages(retrieval)
+    if ordered is None:
         return number_sources(retrieval.chunks[:CLOSEST_SECTIONS]), not_covered(message, retrieval)
-    ordered = lead_first(assessment)
     sources = number_sources([support.chunk for support in ordered])
     model = get_chat_model()
     if model is None:
@@ -176,9 +176,13 @@ def better_supported(retrievals: list[Retrieval]) -> Retrieval:
     return alone
 
 
-def lead_first(assessment: Assessment) -> list[Support]:
-    """The retrieved chunks with the one that answers best first (its sentences cover most of the
-    question; retrieval's order breaks ties), the others in retrieval order."""
+def answer_passages(retrieval: Retrieval) -> list[Support] | None:
+    """What an answer is made from: the retrieved chunks with the one that answers best first (its
+    sentences cover most of the question), the others in retrieval order; None when the relevance
+    gate refuses. The chat's example questions are checked with it too (rag/suggestions.py)."""
+    if not is_relevant(retrieval):
+        return None
+    assessment = assess(retrieval)
     lead = assessment.best
     return [lead] + [s for s in assessment.supports if s is not lead]
 

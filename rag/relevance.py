@@ -5,8 +5,9 @@ read with its table's header) — and each unit is scored by the share of the qu
 weight it covers, together with its section's headings. Terms are PostgreSQL's English lexemes,
 weighted by BM25's idf over the versions searched, so "activated" meets "Activation". Two choices
 keep one unusual word from refusing a good question: words that only phrase a question ("what
-happens", "do I need") carry no weight, and a word the toolkit never uses weighs no more than
-its rarest word. The thresholds are chosen with bench/answer_quality.py (docs/benchmarks.md).
+happens", "do I need") carry no weight, and a word the toolkit never uses weighs 1.5 times its
+rarest word, not more. With embeddings, the gate adds the vector similarity (is_relevant). The
+thresholds are chosen with bench/answer_quality.py (docs/benchmarks.md, "Relevance gate").
 """
 
 import re
@@ -182,10 +183,15 @@ def unit_coverage(unit: Unit, weights: dict[str, float]) -> float:
 
 
 def is_relevant(retrieval: Retrieval) -> bool:
-    """Whether the passages plausibly answer the question (the operating point is in settings)."""
+    """Whether the passages plausibly answer the question: the best support alone without
+    embeddings; with them, support + RAG_GATE_VECTOR_WEIGHT × the best passage's similarity to the
+    question (the two are complementary: one counts shared words, the other meaning). Thresholds
+    in settings, chosen with bench/answer_quality.py."""
     if not retrieval.chunks:
         return False
-    if assess(retrieval).coverage >= settings.RAG_MIN_SUPPORT:
-        return True
-    similarity = max((c.vector_similarity or 0.0) for c in retrieval.chunks)
-    return similarity >= settings.RAG_MIN_VECTOR_SIMILARITY
+    support = assess(retrieval).coverage
+    similarities = [c.vector_similarity for c in retrieval.chunks if c.vector_similarity is not None]
+    if not similarities:
+        return support >= settings.RAG_MIN_SUPPORT
+    hybrid = support + settings.RAG_GATE_VECTOR_WEIGHT * max(similarities)
+    return hybrid >= settings.RAG_MIN_HYBRID_SUPPORT

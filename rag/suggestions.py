@@ -3,8 +3,8 @@
 They are made from the active toolkits' section headings, worded as a user would type them
 ("Recruiting and keeping volunteers" → "How do we recruit and keep volunteers?"), and each is
 shown only once the current index answers it, from the section it was made from: the answer
-pipeline's own decision (rag.retrieval.retrieve, then rag.answering.is_relevant), its best passage
-in that section and, when answers are extractive, their first citation too. Checking costs a
+pipeline's own decision (rag.retrieval.retrieve, then rag.questions.answer_passages: the relevance
+gate and the passage the answer leads with, which must be in that section). Checking costs a
 retrieval per candidate, so the checked list is cached until the active versions or the settings
 that decide "answered" change.
 """
@@ -19,8 +19,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 
-from rag.answering import check_citations, extractive_answer, is_relevant, number_sources
-from rag.providers import get_chat_model
+from rag.questions import answer_passages
 from rag.retrieval import retrieve
 from toolkit.models import Chunk, ToolkitVersion
 from toolkit.search import active_version_ids
@@ -34,14 +33,15 @@ CACHE_SECONDS = 6 * 60 * 60
 FAILED_CACHE_SECONDS = 60  # a failed check is retried soon, but not by every page load meanwhile
 # Settings that change which questions are answered, or from which passage: part of the cache key.
 GATE_SETTINGS = (
-    "RAG_MIN_KEYWORD_COVERAGE",
-    "RAG_MIN_VECTOR_SIMILARITY",
+    "RAG_MIN_SUPPORT",
+    "RAG_UNKNOWN_TERM_WEIGHT",
+    "RAG_GATE_VECTOR_WEIGHT",
+    "RAG_MIN_HYBRID_SUPPORT",
     "EMBEDDING_BACKEND",
     "EMBEDDING_MODEL",
     "EMBEDDING_DIMENSIONS",
     "RAG_TOP_K",
     "RAG_VECTOR_WEIGHT",
-    "CHAT_BACKEND",  # extractive answers cite differently from a model's
 )
 
 # A section number before the heading's words: never the first letter of a word ("Identifying",
@@ -188,24 +188,16 @@ def checked_examples(version_ids: list[int], limit: int = LIMIT) -> list[Example
 
 
 def is_answered(question: str, section: Section, version_ids: list[int]) -> bool:
-    """The pipeline's own decision (retrieve, then is_relevant), and its best passage must be in
-    `section`: an example never leads to a different one."""
+    """The pipeline's own decision: answered (not refused), and led by a passage of `section`, so
+    that an example never leads to a different one."""
     retrieval = retrieve(question, settings.RAG_TOP_K, version_ids)
     if retrieval.notes:  # e.g. the embedding server is down: this is not how users are answered
         raise CheckFailed("; ".join(retrieval.notes))
-    if not is_relevant(retrieval):
+    passages = answer_passages(retrieval)
+    if passages is None:
         return False
-    top = retrieval.chunks[0]
-    if Section(top.document_id, tuple(top.heading_path)) != section:
-        return False
-    if get_chat_model() is None:
-        # The answer will be extractive, and it may quote another passage before this one (a
-        # sentence sharing more words with the question): build it to see what it cites first.
-        sources = number_sources(retrieval.chunks)
-        _, cited, _ = check_citations(extractive_answer(question, sources), sources)
-        first = cited[0].chunk if cited else None
-        return first is not None and Section(first.document_id, tuple(first.heading_path)) == section
-    return True
+    lead = passages[0].chunk
+    return Section(lead.document_id, tuple(lead.heading_path)) == section
 
 
 def candidates(version_ids: list[int]) -> Iterator[Candidate]:

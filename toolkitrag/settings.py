@@ -299,16 +299,17 @@ CHAT_MAX_TOKENS = env.int("CHAT_MAX_TOKENS", default=700)
 
 # --- Answers ------------------------------------------------------------------------------
 RAG_TOP_K = env.int("RAG_TOP_K", default=5)
-# The relevance gate (rag/relevance.py): a question is answered when the best passage's best
-# sentence pair, with its headings, covers at least RAG_MIN_SUPPORT of the question's term weight,
-# or when a passage's vector similarity reaches RAG_MIN_VECTOR_SIMILARITY (embeddings on); below
-# both, the toolkit "may not cover" it. Operating points chosen with bench/answer_quality.py
-# (docs/benchmarks.md, "Relevance gate").
+# The relevance gate (rag/relevance.py). Without embeddings a question is answered when the best
+# passage's best sentence pair, with its headings, covers RAG_MIN_SUPPORT of the question's term
+# weight; with embeddings, when that support + RAG_GATE_VECTOR_WEIGHT x the best passage's cosine
+# similarity reaches RAG_MIN_HYBRID_SUPPORT. Below, the toolkit "may not cover" it. Operating
+# points chosen with bench/answer_quality.py on SQuAD (docs/benchmarks.md, "Relevance gate").
 RAG_MIN_SUPPORT = env.float("RAG_MIN_SUPPORT", default=0.4)
 # A question word the toolkit never uses weighs this much of its rarest word's weight.
 RAG_UNKNOWN_TERM_WEIGHT = env.float("RAG_UNKNOWN_TERM_WEIGHT", default=1.5)
-# Depends on the embedding model (all-MiniLM-L6-v2's); recalibrate with bench/answer_quality.py.
-RAG_MIN_VECTOR_SIMILARITY = env.float("RAG_MIN_VECTOR_SIMILARITY", default=0.5)
+# Depend on the embedding model (all-MiniLM-L6-v2's); recalibrate with bench/answer_quality.py.
+RAG_GATE_VECTOR_WEIGHT = env.float("RAG_GATE_VECTOR_WEIGHT", default=3.0)
+RAG_MIN_HYBRID_SUPPORT = env.float("RAG_MIN_HYBRID_SUPPORT", default=1.6)
 # Weight of the vector ranking against the keyword ranking (1.0) in reciprocal rank fusion.
 # On SQuAD with all-MiniLM-L6-v2, hit@1 was 0.743 at 1.0, 0.807 at 0.5, 0.837 at 0.25 (keyword
 # alone 0.873): a small model must not outvote BM25. Tune per model with bench/answer.py.

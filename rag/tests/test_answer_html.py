@@ -9,8 +9,8 @@ from rag.answer_html import parse
 from rag.templatetags.citations import with_citation_links
 
 CITATIONS = [{"n": 1, "chunk_id": 7}, {"n": 2, "chunk_id": 8}]
-LINK_1 = '<a class="cite" href="/toolkit/source/7" data-n="1">[1]</a>'
-LINK_2 = '<a class="cite" href="/toolkit/source/8" data-n="2">[2]</a>'
+LINK_1 = '<a class="cite" href="/toolkit/source/7#passage" data-n="1">[1]</a>'
+LINK_2 = '<a class="cite" href="/toolkit/source/8#passage" data-n="2">[2]</a>'
 
 
 def html(text: str, citations: list[dict] = CITATIONS) -> str:
@@ -146,7 +146,7 @@ def test_the_json_api_returns_the_answer_text_unchanged_and_the_chat_shows_it_as
     Message.objects.filter(pk=message.pk).update(answer=text)
     page = owner_client.get(f"/toolkit/c/{message.conversation_id}").content.decode()
     chunk_id = answer["citations"][0]["chunk_id"]
-    link = f'<a class="cite" href="/toolkit/source/{chunk_id}" data-n="1">[1]</a>'
+    link = f'<a class="cite" href="/toolkit/source/{chunk_id}#passage" data-n="1">[1]</a>'
     assert '<p class="answer-section-label">Budget steps:</p>' in page
     assert f"<li>Reviewed quarterly {link}</li>" in page
     assert f"<td>Quarterly {link}</td>" in page and "| --- |" not in page

@@ -34,7 +34,10 @@ def test_extractive_answer_with_citations_without_a_model(owner_client, owner, t
     assert response.status_code == 200
     body = response.json()
     assert body["answered"] is True and body["extractive"] is True
-    assert body["answer"].startswith("The budget is reviewed every quarter by the treasurer. [1]")
+    # The section's heading as a label, then the sentence that answers, cited.
+    assert body["answer"].startswith(
+        "1.1 Budget:\n\nThe budget is reviewed every quarter by the treasurer. [1]"
+    )
     (citation,) = body["citations"]
     assert (
         citation["n"] == 1 and citation["toolkit"] == "Community Toolkit" and citation["version_tag"] == "v1"
@@ -85,17 +88,29 @@ def test_answer_from_the_language_model_streams_tokens_then_checked_citations(ow
     assert "[1] Community Toolkit v1 — 1 Planning > 1.1 Budget" in prompt[1]["content"]
 
 
-def test_follow_up_questions_are_rewritten_with_the_conversation(owner_client, toolkit_document):
+def test_a_follow_up_that_stands_alone_is_read_alone(owner_client, toolkit_document):
     first = post(owner_client, {"query": "How often is the budget reviewed?"}).json()
-    second = post(
+    body = post(
         owner_client,
         {"query": "and who approves large purchases?", "conversation_id": first["conversation_id"]},
-    )
-    body = second.json()
+    ).json()
     message = Message.objects.get(pk=body["message_id"])
-    assert message.rewritten_query == "How often is the budget reviewed? and who approves large purchases?"
+    assert message.rewritten_query == "and who approves large purchases?"  # not glued to the first
     assert body["conversation_id"] == first["conversation_id"] and body["answered"]
+    assert body["citations"][0]["heading_path"] == ["1 Planning", "1.1 Budget"]
     assert Conversation.objects.get().messages.count() == 2
+
+
+def test_a_follow_up_that_leans_on_the_conversation_is_read_in_its_context(owner_client, toolkit_document):
+    first = post(owner_client, {"query": "How often is the budget reviewed?"}).json()
+    body = post(
+        owner_client, {"query": "and who does that?", "conversation_id": first["conversation_id"]}
+    ).json()
+    message = Message.objects.get(pk=body["message_id"])
+    # The previous question as understood, and the heading of the section that answered it.
+    assert message.rewritten_query == "How often is the budget reviewed? 1.1 Budget and who does that?"
+    assert body["answered"] and body["citations"][0]["heading_path"] == ["1 Planning", "1.1 Budget"]
+    assert "treasurer" in body["answer"]
 
 
 def test_follow_up_rewrite_uses_the_model_when_configured(owner_client, fake_openai):
@@ -228,7 +243,9 @@ def test_users_only_ever_see_their_own_conversations(owner_client, second_user, 
 
 def test_chat_page_shows_examples_from_the_toolkit_headings(owner_client, toolkit_document):
     page = owner_client.get("/toolkit").content.decode()
-    assert "What about the budget?" in page  # checked: answered from its section (test_suggestions.py)
+    assert (
+        "What does the toolkit say about the budget?" in page
+    )  # checked: answered from its section (test_suggestions.py)
     assert 'name="csrf-token"' in page
 
 

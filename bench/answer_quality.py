@@ -202,6 +202,10 @@ def run_set(user, name: str, questions: list[dict], toolkit_ids: list[int], dump
                 "retrieval": message.retrieval,
                 "answer": final.get("answer", "")[:600],
                 "gate": gate_details(message),
+                "answer_in": [  # which retrieved chunks hold an answer (retrieval order)
+                    any(flat(a) in flat(chunk_texts.get(c["chunk_id"], "")) for a in question["answers"])
+                    for c in message.retrieval
+                ],
                 "ms": round(ms, 1),
             }
             dump.write(json.dumps(record) + "\n")

@@ -23,7 +23,7 @@ from rag.providers import ChatError, StreamEnd, get_chat_model
 from rag.relevance import Assessment, Support, assess, is_relevant
 from rag.rendering import with_urls
 from rag.retrieval import Retrieval, retrieve
-from rag.rewriting import Turn, looks_like_follow_up, readings, rewrite_question
+from rag.rewriting import Turn, is_reply, readings, rewrite_question
 from toolkit.search import active_version_ids
 
 logger = logging.getLogger(__name__)
@@ -133,7 +133,12 @@ def find_answer_source(
         release_connection()  # a follow-up may be rewritten by the model
     rewritten = rewrite_question(message.query, history, deadline)
     queries = [rewritten] if rewritten is not None else readings(message.query, history)
-    retrieval = better_supported([retrieve(q, message.top_k, message.document_ids) for q in queries])
+    retrievals = [retrieve(q, message.top_k, message.document_ids) for q in queries]
+    if len(retrievals) == 2 and is_reply(message.query):
+        # "No, I'm not." answers the conversation: in its context, its words the toolkit never
+        # uses do not count against the toolkit covering it.
+        retrievals[1].unknown_term_weight = 0.0
+    retrieval = better_supported(retrievals)
     message.rewritten_query = retrieval.query
     message.retrieval_ms = retrieval.ms
     assessment = assess(retrieval)
@@ -161,8 +166,9 @@ def find_answer_source(
 
 
 def better_supported(retrievals: list[Retrieval]) -> Retrieval:
-    """The question alone (first) unless it fails the gate, or leans on the conversation (a
-    pronoun, "and …", a few words) and its reading in context is better supported."""
+    """The question alone (first), or in the conversation's context: whichever passes the gate, and
+    when both do, the one whose leading passage covers more of the question's own words — a tie
+    goes to the context, since the conversation is evidence of what the question is about."""
     alone, *in_context = retrievals
     if not in_context:
         return alone
@@ -171,7 +177,12 @@ def better_supported(retrievals: list[Retrieval]) -> Retrieval:
         return alone
     if not is_relevant(alone):
         return context
-    if looks_like_follow_up(alone.query) and assess(context).coverage > assess(alone).coverage:
+    lead_in_context = assess(context).best
+    own_words = assess(alone).weights
+    if (
+        lead_in_context is not None
+        and lead_in_context.coverage_of(own_words) >= assess(alone).coverage - 1e-9
+    ):
         return context
     return alone
 

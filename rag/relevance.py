@@ -56,11 +56,20 @@ class Support:
     window: tuple[int, int]  # that window: units[start:end]
     heading_coverage: float  # share of the question's weight its headings alone cover
     window_key: tuple = ()  # how the window won within the chunk (see best_window)
+    heading_terms: set[str] = field(default_factory=set)
+    single: float = 0.0  # the best single unit's coverage, headings included
+
+    def coverage_of(self, weights: dict[str, float]) -> float:
+        """How well this chunk supports another reading of the question (its `weights`)."""
+        return best_window(self.units, self.heading_terms, weights, sum(weights.values()))[0]
 
     @property
     def rank_key(self) -> tuple:
-        """Coverage first; among equals, the section whose heading names the question's topic."""
-        return (round(self.coverage, 6), round(self.heading_coverage, 6), *self.window_key[1:])
+        """Which chunk an answer leads with: the one with the best single sentence (or item, or
+        row) — on SQuAD it finds the passage holding the answer more often than the best pair or
+        retrieval's first (docs/benchmarks.md); among equals, the section whose heading names the
+        question's topic, then the window's own words, a row about the asked-for thing, brevity."""
+        return (round(self.single, 6), round(self.heading_coverage, 6), *self.window_key[1:])
 
 
 @dataclass
@@ -115,21 +124,30 @@ def first_cell(unit: Unit) -> str:
     return unit.text.strip().strip("|").split("|")[0] if unit.kind == "row" else ""
 
 
-def question_weights(query: str, version_ids: list[int] | None) -> dict[str, float]:
-    """The question's topic terms and their weights (see the module's docstring)."""
+def question_weights(
+    query: str, version_ids: list[int] | None, unknown_weight: float | None = None
+) -> dict[str, float]:
+    """The question's topic terms and their weights (see the module's docstring); `unknown_weight`
+    overrides RAG_UNKNOWN_TERM_WEIGHT (a reply in a conversation: see rag.questions)."""
+    if unknown_weight is None:
+        unknown_weight = settings.RAG_UNKNOWN_TERM_WEIGHT
     weights = {}
     for term, weight in search.term_weights(query, version_ids).items():
         if term in QUESTION_WORDS or len(term) < 2:
             continue
-        weights[term] = weight.idf if weight.chunks else weight.rarest_idf * settings.RAG_UNKNOWN_TERM_WEIGHT
-    return weights
+        weights[term] = weight.idf if weight.chunks else weight.rarest_idf * unknown_weight
+    return {term: weight for term, weight in weights.items() if weight > 0}
 
 
 def assess(retrieval: Retrieval) -> Assessment:
     """Score every retrieved chunk (computed once per retrieval, then kept on it)."""
     if retrieval.assessment is not None:
         return retrieval.assessment
-    weights = question_weights(retrieval.query, retrieval.version_ids) if retrieval.chunks else {}
+    weights = (
+        question_weights(retrieval.query, retrieval.version_ids, retrieval.unknown_term_weight)
+        if retrieval.chunks
+        else {}
+    )
     per_chunk = [passage_units(chunk.text) for chunk in retrieval.chunks]
     texts = [" ".join(chunk.heading_path) for chunk in retrieval.chunks]
     for units in per_chunk:
@@ -142,16 +160,17 @@ def assess(retrieval: Retrieval) -> Assessment:
         for unit in units:
             unit.terms, unit.key_terms = next(unit_terms), next(unit_terms)
         coverage, window, key = best_window(units, headings, weights, total)
+        single = best_window(units, headings, weights, total, size=1)[0]
         heading_coverage = sum(weights[t] for t in headings if t in weights) / total if total else 0.0
-        supports.append(Support(chunk, units, coverage, window, heading_coverage, key))
+        supports.append(Support(chunk, units, coverage, window, heading_coverage, key, headings, single))
     retrieval.assessment = Assessment(weights, supports)
     return retrieval.assessment
 
 
 def best_window(
-    units: list[Unit], headings: set[str], weights: dict[str, float], total: float
+    units: list[Unit], headings: set[str], weights: dict[str, float], total: float, size: int = WINDOW_UNITS
 ) -> tuple[float, tuple[int, int], tuple]:
-    """The run of at most WINDOW_UNITS consecutive units (same block) covering most of the question,
+    """The run of at most `size` consecutive units (same block) covering most of the question,
     with its headings. Among equals: the one whose own words cover more, then a table row whose
     first cell names the asked-for thing, then the shorter quote. Returns (coverage, window, key)."""
     if not total or not units:
@@ -159,7 +178,7 @@ def best_window(
     best, best_key = (0.0, (0, 1)), ()
     for start in range(len(units)):
         covered, own, words = set(headings), set(), 0
-        for end in range(start + 1, min(start + WINDOW_UNITS, len(units)) + 1):
+        for end in range(start + 1, min(start + size, len(units)) + 1):
             if units[end - 1].block != units[start].block:
                 break
             covered |= units[end - 1].terms

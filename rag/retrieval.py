@@ -54,6 +54,7 @@ class Retrieval:
     query: str = ""
     version_ids: list[int] | None = None  # None: the active versions
     assessment: "Assessment | None" = None  # rag.relevance.assess's scores, once computed
+    unknown_term_weight: float | None = None  # for the gate, instead of RAG_UNKNOWN_TERM_WEIGHT
 
 
 def embed_query(query: str) -> list[float] | None:

@@ -19,6 +19,10 @@ logger = logging.getLogger(__name__)
 PRONOUNS = re.compile(r"\b(it|its|they|them|their|this|that|these|those|he|she|there|one)\b", re.I)
 FOLLOW_UP_START = re.compile(r"^\s*(and|also|but|what about|how about|so|then|or)\b", re.I)
 CONTENT_WORD = re.compile(r"\b\w{4,}\b")
+# A reply to the conversation rather than a new question ("No, I don't think I'm ready.").
+REPLY = re.compile(
+    r"^\W*(yes|yeah|yep|no|nope|not really|ok|okay|oh|sure|right|thanks|thank you|great|fine|i see)\b", re.I
+)
 
 REWRITE_PROMPT = (
     "Rewrite the user's last question so that it can be understood without the conversation. "
@@ -42,6 +46,10 @@ def looks_like_follow_up(question: str) -> bool:
         or PRONOUNS.search(question)
         or len(CONTENT_WORD.findall(question)) <= 2
     )
+
+
+def is_reply(question: str) -> bool:
+    return bool(REPLY.match(question))
 
 
 def readings(question: str, history: list[Turn]) -> list[str]:

@@ -139,3 +139,28 @@ def test_health_bench_compares_with_a_bare_django(tmp_path):
     result = run_bench("health.py", "--seconds", "1", "--rounds", "1", "--json", str(out))
     assert result.returncode == 0, result.stderr[-3000:]
     assert json.loads(out.read_text())["ratio"] > 0
+
+
+def test_answer_quality_bench_measures_the_demo_question_set_without_shared_data(tmp_path):
+    out, dump = tmp_path / "answer_quality.json", tmp_path / "answers.jsonl"
+    args = ["--modes", "keyword", "--sets", "demo", "--json", str(out), "--dump", str(dump)]
+    result = run_bench("answer_quality.py", *args)
+    assert result.returncode == 0, result.stderr[-3000:]
+    demo = json.loads(out.read_text())["keyword/demo"]
+    assert demo["in_scope"] >= 40 and demo["out_of_scope"] >= 20 and demo["follow_ups"] >= 15
+    assert all(0 <= demo[k] <= 1 for k in ("answered", "right_section", "refused", "follow_up_right"))
+    answers = [json.loads(line) for line in dump.read_text().splitlines()]
+    assert len(answers) == demo["in_scope"] + demo["out_of_scope"] + demo["follow_ups"]
+    assert all(a["gate"]["terms"] is not None for a in answers)
+    assert "keyword  demo" in result.stdout
+
+
+@needs_shared
+def test_answer_quality_bench_splits_squad_into_in_and_out_of_scope(tmp_path):
+    out = tmp_path / "answer_quality.json"
+    args = ["--modes", "keyword", "--sets", "squad,doc2dial", "--squad-articles", "1", "--sample", "15"]
+    result = run_bench("answer_quality.py", *args, "--json", str(out))
+    assert result.returncode == 0, result.stderr[-3000:]
+    figures = json.loads(out.read_text())
+    assert figures["keyword/squad"]["in_scope"] == 15 and figures["keyword/squad"]["out_of_scope"] == 15
+    assert figures["keyword/doc2dial"]["follow_ups"] == 4 and figures["keyword/doc2dial"]["out_of_scope"] == 5

@@ -63,7 +63,7 @@ def test_a_failed_answer_shows_the_sections_found_in_its_html(owner_client, fake
     assert 'role="alert"' in final["html"] and "Sections found for your question:" in final["html"]
     source = final["sources"][0]
     assert source["url"] == f"/toolkit/source/{source['chunk_id']}#passage"
-    assert f'href="/toolkit/source/{source["chunk_id"]}"' in final["html"]
+    assert f'href="/toolkit/source/{source["chunk_id"]}#passage"' in final["html"]
     assert "add-to-plan" not in final["html"]  # nothing answered, nothing to plan
 
 

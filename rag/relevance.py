@@ -24,7 +24,7 @@ QUESTION_WORDS = {
     "happen", "need", "get", "got", "mean", "tell", "know", "want", "would", "could", "must",
     "might", "shall", "may", "say", "said", "someon", "anyon", "anyth", "someth", "thing", "way",
     "pleas", "ok", "okay", "exact", "realli", "actual", "also", "like", "els", "kind", "type",
-    "much", "mani", "toolkit", "guid",
+    "much", "mani", "toolkit", "guid", "make", "use", "go", "give", "best", "good", "right", "possibl",
 }  # fmt: skip
 WINDOW_UNITS = 2  # a question is usually answered by one sentence, or two read together
 STRONG_SUPPORT = 0.8

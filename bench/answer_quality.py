@@ -180,10 +180,12 @@ def run_set(user, name: str, questions: list[dict], toolkit_ids: list[int], dump
 
     chunk_texts = dict(Chunk.objects.filter(document__toolkit_id__in=toolkit_ids).values_list("id", "text"))
     counts = {kind: {"n": 0, "answered": 0, "right": 0} for kind in ("in-scope", "follow-up", "out-of-scope")}
-    times = []
+    times, signals = [], []
     for question in questions:
         final, ms = ask_one(user, question, toolkit_ids)
         times.append(ms)
+        retrieval = Message.objects.values_list("retrieval", flat=True).get(pk=final["message_id"])
+        signals.append((question["kind"], *gate_signals(retrieval)))
         first = (final.get("citations") or [None])[0]
         right = bool(final.get("answered")) and is_right(question, first, chunk_texts)
         tally = counts[question["kind"]]
@@ -209,7 +211,42 @@ def run_set(user, name: str, questions: list[dict], toolkit_ids: list[int], dump
                 "ms": round(ms, 1),
             }
             dump.write(json.dumps(record) + "\n")
-    return {"counts": counts, "times": times}
+    return {"counts": counts, "times": times, "signals": signals}
+
+
+def gate_signals(retrieval: list[dict]) -> tuple[float, float | None]:
+    """What the relevance gate decided on: the best support and the best vector similarity."""
+    support = max((c.get("support") or 0.0 for c in retrieval), default=0.0)
+    similarities = [c["vector_similarity"] for c in retrieval if c.get("vector_similarity") is not None]
+    return support, max(similarities) if similarities else None
+
+
+def roc(signals: list[tuple[str, float, float | None]]) -> list[tuple[float, float, float]]:
+    """(threshold, in-scope answered, out-of-scope refused) for the gate's score at thresholds
+    around the operating point: support alone, or support + RAG_GATE_VECTOR_WEIGHT x similarity
+    (a support of STRONG_SUPPORT passes either way), as rag.relevance decides."""
+    from django.conf import settings
+
+    from rag.relevance import STRONG_SUPPORT
+
+    hybrid = any(similarity is not None for _, _, similarity in signals)
+    current = settings.RAG_MIN_HYBRID_SUPPORT if hybrid else settings.RAG_MIN_SUPPORT
+    step = 0.1 if hybrid else 0.05
+
+    def answered(support: float, similarity: float | None, threshold: float) -> bool:
+        if similarity is None:
+            return support >= threshold
+        score = support + settings.RAG_GATE_VECTOR_WEIGHT * similarity
+        return support >= STRONG_SUPPORT or score >= threshold
+
+    rows = []
+    for i in range(-4, 5):
+        threshold = round(current + i * step, 3)
+        ins = [answered(s, v, threshold) for kind, s, v in signals if kind == "in-scope"]
+        outs = [not answered(s, v, threshold) for kind, s, v in signals if kind == "out-of-scope"]
+        if ins and outs:
+            rows.append((threshold, sum(ins) / len(ins), sum(outs) / len(outs)))
+    return rows
 
 
 def gate_details(message) -> dict:
@@ -305,11 +342,14 @@ def run(args, modes: list[str], sets: list[str]) -> None:
 
     user = get_user_model().objects.create_user("bench")
     dump = args.dump.open("w") if args.dump else None
-    table = {}
+    table, curves = {}, {}
     for mode in modes:
         set_mode(mode)
         for name, (questions, toolkit_ids) in data.items():
-            table[(mode, name)] = figures(run_set(user, name, questions, toolkit_ids, dump))
+            result = run_set(user, name, questions, toolkit_ids, dump)
+            table[(mode, name)] = figures(result)
+            if name == "squad":
+                curves[mode] = roc(result["signals"])
             print(f"  {mode:<8} {name:<9} done", flush=True)
     if dump:
         dump.close()
@@ -322,9 +362,17 @@ def run(args, modes: list[str], sets: list[str]) -> None:
             f"{f['out_of_scope']:>5} {show(f['refused']):>7} {f['follow_ups']:>6} {show(f['follow_up_right']):>7} "
             f"{show(f['p50_ms']):>7} {show(f['p95_ms']):>7}"
         )
+    for mode, curve in curves.items():
+        score = "support" if mode == "keyword" else "support + weight x similarity"
+        print(
+            f"\nrelevance gate on SQuAD, {mode} ({score}): threshold, in-scope answered, out-of-scope refused"
+        )
+        for threshold, answered, refused in curve:
+            print(f"  {threshold:5.2f}  {answered:.3f}  {refused:.3f}")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         payload = {f"{mode}/{name}": f for (mode, name), f in table.items()}
+        payload["gate_roc_squad"] = {mode: curve for mode, curve in curves.items()}
         args.json.write_text(json.dumps(payload, indent=2) + "\n")
 
 

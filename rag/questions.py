@@ -146,7 +146,7 @@ def find_answer_source(
     message.retrieval = [
         {
             "chunk_id": c.chunk_id,
-            "support": round(supports[c.chunk_id].coverage, 4),
+            "support": round(supports[c.chunk_id].coverage, 6),
             "score": round(c.score, 6),
             "keyword_rank": c.keyword_rank,
             "keyword_coverage": c.keyword_coverage,

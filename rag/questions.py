@@ -109,12 +109,7 @@ def conversation_history(conversation: Conversation) -> list[Turn]:
         .values_list("query", "rewritten_query", "answer", "citations")[:HISTORY_TURNS]
     )
     return [
-        Turn(
-            query,
-            rewritten or query,
-            answer,
-            (citations[0].get("heading_path") or [""])[-1] if citations else "",
-        )
+        Turn(query, rewritten or query, answer, first_heading(citations))
         for query, rewritten, answer, citations in reversed(rows)
     ]
 
@@ -129,6 +124,21 @@ def find_answer_source(
     """Read the question (a follow-up in its context), retrieve, then choose who answers: nobody
     (not covered: the closest sections are offered), the passages themselves (no chat model), or
     the model. Returns the numbered sources, best-supported first, and the answer's text parts."""
+    retrieval = understood_question(message, history, deadline)
+    record_retrieval(message, retrieval)
+    ordered = answer_passages(retrieval)
+    if ordered is None:
+        return number_sources(retrieval.chunks[:CLOSEST_SECTIONS]), not_covered(message, retrieval)
+    sources = number_sources([support.chunk for support in ordered])
+    model = get_chat_model()
+    if model is None:
+        return sources, extracted(message, assess(retrieval), list(zip(sources, ordered, strict=True)))
+    return sources, generated(message, sources, model, deadline)
+
+
+def understood_question(message: Message, history: list[Turn], deadline: float) -> Retrieval:
+    """The retrieval for the question as understood: the model's standalone rewrite of a
+    follow-up, or without a model the better supported of its readings (rag/rewriting.py)."""
     if history:
         release_connection()  # a follow-up may be rewritten by the model
     rewritten = rewrite_question(message.query, history, deadline)
@@ -138,11 +148,15 @@ def find_answer_source(
         # "No, I'm not." answers the conversation: in its context, its words the toolkit never
         # uses do not count against the toolkit covering it.
         retrievals[1].unknown_term_weight = 0.0
-    retrieval = better_supported(retrievals)
+    return better_supported(retrievals)
+
+
+def record_retrieval(message: Message, retrieval: Retrieval) -> None:
+    """What retrieval found and how well each passage supports an answer (for analytics and the
+    benchmarks, which read the gate's signals back from here)."""
     message.rewritten_query = retrieval.query
     message.retrieval_ms = retrieval.ms
-    assessment = assess(retrieval)
-    supports = {s.chunk.chunk_id: s for s in assessment.supports}
+    supports = {s.chunk.chunk_id: s for s in assess(retrieval).supports}
     message.retrieval = [
         {
             "chunk_id": c.chunk_id,
@@ -155,14 +169,6 @@ def find_answer_source(
         }
         for c in retrieval.chunks
     ]
-    ordered = answer_passages(retrieval)
-    if ordered is None:
-        return number_sources(retrieval.chunks[:CLOSEST_SECTIONS]), not_covered(message, retrieval)
-    sources = number_sources([support.chunk for support in ordered])
-    model = get_chat_model()
-    if model is None:
-        return sources, extracted(message, assessment, list(zip(sources, ordered, strict=True)))
-    return sources, generated(message, sources, model, deadline)
 
 
 def better_supported(retrievals: list[Retrieval]) -> Retrieval:

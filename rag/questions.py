@@ -183,7 +183,7 @@ def better_supported(retrievals: list[Retrieval]) -> Retrieval:
         return alone
     if not is_relevant(alone):
         return context
-    lead_in_context = assess(context).best
+    lead_in_context = assess(context).lead
     own_words = assess(alone).weights
     if (
         lead_in_context is not None
@@ -200,7 +200,7 @@ def answer_passages(retrieval: Retrieval) -> list[Support] | None:
     if not is_relevant(retrieval):
         return None
     assessment = assess(retrieval)
-    lead = assessment.best
+    lead = assessment.lead
     return [lead] + [s for s in assessment.supports if s is not lead]
 
 

@@ -85,13 +85,14 @@ class Assessment:
     supports: list[Support]
 
     @property
-    def best(self) -> Support | None:
-        """The chunk whose best window covers most of the question; retrieval order breaks ties."""
+    def lead(self) -> Support | None:
+        """The chunk an answer leads with (Support.rank_key); retrieval order breaks ties."""
         return max(self.supports, key=lambda s: s.rank_key, default=None)
 
     @property
     def coverage(self) -> float:
-        return self.best.coverage if self.best else 0.0
+        """The gate's support: the most any retrieved chunk's best window covers of the question."""
+        return max((s.coverage for s in self.supports), default=0.0)
 
 
 def passage_units(text: str) -> list[Unit]:

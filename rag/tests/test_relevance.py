@@ -63,7 +63,7 @@ def test_the_best_sentence_pair_is_what_counts_not_words_scattered_over_a_sectio
     )
     assert budget.coverage == pytest.approx(2 / 3)  # two neighbouring rows at best, not all three words
     together = assess(retrieve("Who reviews the budget every quarter?", 5))
-    assert together.best.chunk.heading_path[-1] == "4.3 Budget" and together.coverage == pytest.approx(1.0)
+    assert together.lead.chunk.heading_path[-1] == "4.3 Budget" and together.coverage == pytest.approx(1.0)
 
 
 def test_with_embeddings_the_gate_adds_the_vector_similarity(demo, settings):

@@ -127,6 +127,25 @@ def is_separator(cells: list[str]) -> bool:
     return all(SEPARATOR_CELL.fullmatch(cell.replace(" ", "")) for cell in cells)
 
 
+def plain_text(text: str) -> str:
+    """`text` on one line for a snippet, where "|" markup would show as it is: a table's rows as
+    their cells ("Role · Duty; Chair · Leads"), without separator rows."""
+    pieces: list[str] = []
+    rows: list[str] = []
+    for line in (text or "").splitlines():
+        if line.strip().startswith("|"):
+            cells = table_cells(line)
+            if not is_separator(cells):
+                rows.append(" · ".join(cell for cell in cells if cell))
+            continue
+        if rows:
+            pieces.append("; ".join(rows))
+            rows = []
+        pieces.append(line)
+    pieces.append("; ".join(rows))
+    return " ".join(" ".join(pieces).split())
+
+
 def _nest(entries: list[_Entry]) -> list[Block]:
     """Items at the shallowest depth, each with the deeper items after it as its nested lists; a new
     list starts where bullets turn into numbers or letters, or back."""

@@ -3,7 +3,7 @@ chat's answers use the same renderer: rag/tests/test_answer_html.py)."""
 
 from toolkit.chunking import chunk_blocks
 from toolkit.docx_parser import Block, render_table
-from toolkit.text_html import text_to_html
+from toolkit.text_html import plain_text, text_to_html
 
 TABLE_SCROLL = '<div class="table-scroll" role="region" aria-label="Table" tabindex="0">'
 
@@ -107,3 +107,10 @@ def test_every_chunk_of_a_parsed_section_renders_its_tables_and_lists():
     for html in table_chunks:
         assert "<thead><tr><th>Item</th><th>Cost</th><th>Owner</th></tr></thead>" in html
         assert "|" not in html and "---" not in html
+
+
+def test_a_snippet_shows_a_tables_rows_as_text_without_pipes_or_separator():
+    text = "Roles:\n\n" + render_table([["Role", "Duty"], ["Chair", "Leads | chairs"], ["Clerk", ""]], 1)
+    assert plain_text(text + "\n\n- Meet monthly") == (
+        "Roles: Role · Duty; Chair · Leads | chairs; Clerk - Meet monthly"
+    )

@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 
 from rag.retrieval import RetrievedChunk
+from toolkit.text_html import plain_text
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +46,7 @@ class Source:
 
 
 def snippet(text: str, limit: int = SNIPPET_CHARS) -> str:
-    flat = " ".join(text.split())
+    flat = plain_text(text)  # a table's rows as text, not "| --- |" markup
     return flat if len(flat) <= limit else flat[: limit - 1].rsplit(" ", 1)[0] + "…"
 
 

@@ -6,6 +6,7 @@ from django.db.models import Q
 
 from strategies.models import ItemCitation, PlanItem
 from toolkit.models import Chunk, ToolkitVersion
+from toolkit.text_html import plain_text
 
 
 def citations_from_chunks(
@@ -23,7 +24,7 @@ def citations_from_chunks(
             toolkit_name=chunk.document.toolkit.name,
             version_tag=chunk.document.version_tag,
             heading_path=list(chunk.heading_path),
-            snippet=chunk.text[:600],
+            snippet=plain_text(chunk.text)[:600],  # a table's rows as text, not "| --- |" markup
             content_hash=chunk.content_hash,
         )
         for n, chunk in zip(numbers, chunks, strict=True)

@@ -1,7 +1,9 @@
 """A plan as a Word document or Markdown: items grouped by type, then the toolkit sections they cite.
 
 Citation numbers are made plan-wide here: each distinct cited section gets one number in the Sources
-list, and the [n] markers in item texts are rewritten to match it.
+list, and the [n] markers in item texts are rewritten to match it. Item texts are in the toolkit's
+text format (answers carried over from the chat): Markdown keeps it as it is, Word gets its lists
+and tables as Word lists and tables (read by toolkit/text_html.py, as the plan page reads them).
 """
 
 import io
@@ -10,9 +12,12 @@ from dataclasses import dataclass, field
 
 import docx
 from django.utils.text import slugify
+from docx.document import Document
+from docx.table import _Cell
 
 from strategies.citations import CitationState, citation_states
 from strategies.models import ItemCitation, PlanItem, StrategyPlan
+from toolkit.text_html import Block, parse
 
 GROUPS = [
     (PlanItem.Kind.GOAL, "Goals"),
@@ -22,6 +27,8 @@ GROUPS = [
 # Characters XML 1.0 forbids: python-docx refuses them, and they have no place in a document anyway.
 XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 MARKERS = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
+LIST_STYLES = {"ul": "List Bullet", "ol": "List Number"}
+LIST_LEVELS = 3  # Word's default template has "List Bullet", "List Bullet 2" and "List Bullet 3"
 
 
 def clean(text: str) -> str:
@@ -128,14 +135,13 @@ def to_docx(plan: StrategyPlan) -> bytes:
             for entry in entries:
                 item = entry.item
                 row = table.add_row().cells
-                row[0].text = entry.text
+                write_text(row[0], entry.text)
                 row[1].text = clean(item.owner_name)
                 row[2].text = f"{item.due_date:%Y-%m-%d}" if item.due_date else ""
                 row[3].text = item.get_status_display()
             continue
-        style = "List Number" if label == "Goals" else None
         for entry in entries:
-            document.add_paragraph(entry.text, style=style)
+            write_text(document, entry.text, numbered=label == "Goals")
     if export.sources:
         document.add_heading("Sources", level=1)
         for source in export.sources:
@@ -149,6 +155,65 @@ def to_docx(plan: StrategyPlan) -> bytes:
     buffer = io.BytesIO()
     document.save(buffer)
     return buffer.getvalue()
+
+
+def write_text(container: Document | _Cell, text: str, numbered: bool = False) -> None:
+    """An item's text as Word paragraphs: labels in bold, lists as "List Bullet"/"List Number"
+    paragraphs and tables as Word tables with a bold header. `numbered` (a goal) numbers its first
+    paragraph in the plan's own "List Number" sequence."""
+    blocks = parse(text)
+    cell_paragraph = container.paragraphs[0] if isinstance(container, _Cell) else None
+    if numbered and (not blocks or blocks[0].kind not in ("paragraph", "label")):
+        container.add_paragraph(style="List Number")  # the goal's number, above its list or table
+    for block in blocks:
+        if block.kind in ("paragraph", "label"):
+            paragraph = container.add_paragraph(style="List Number" if numbered else None)
+            run = paragraph.add_run("\n".join(block.lines))
+            if block.kind == "label":
+                run.bold = True
+        elif block.kind == "table":
+            _add_table(container, block)
+        else:
+            _add_list(container, block, level=1)
+        numbered = False
+    if cell_paragraph is not None and len(container.paragraphs) > 1:
+        # A new cell comes with an empty paragraph: drop it, the text starts the cell.
+        cell_paragraph._p.getparent().remove(cell_paragraph._p)
+
+
+def _add_list(container: Document | _Cell, block: Block, level: int) -> None:
+    style = LIST_STYLES[block.kind] + (f" {level}" if level > 1 else "")
+    numbering = _new_numbering(container, style, block.start) if block.kind == "ol" else None
+    for item in block.items:
+        paragraph = container.add_paragraph("\n".join(item.lines), style=style)
+        if numbering is not None:
+            paragraph._p.get_or_add_pPr().get_or_add_numPr().get_or_add_numId().val = numbering
+        for child in item.children:
+            _add_list(container, child, min(level + 1, LIST_LEVELS))
+
+
+def _new_numbering(container: Document | _Cell, style: str, start: int) -> int:
+    """A numbering of its own for one list, from `start`: without it Word counts every "List Number"
+    paragraph of the document (the goals, each item's steps) as one list. python-docx has no public
+    API for this, hence the XML."""
+    part = container.part
+    numbering = part.numbering_part.element
+    style_num_id = part.styles[style].element.pPr.numPr.numId.val
+    num = numbering.add_num(numbering.num_having_numId(style_num_id).abstractNumId.val)
+    num.add_lvlOverride(ilvl=0).add_startOverride(start)
+    return num.numId
+
+
+def _add_table(container: Document | _Cell, block: Block) -> None:
+    table = container.add_table(rows=len(block.rows), cols=max(len(row) for row in block.rows))
+    table.style = "Table Grid"
+    for r, row in enumerate(block.rows):
+        for c, text in enumerate(row):
+            cell = table.cell(r, c)
+            cell.text = text
+            if r < (block.header_rows or 0):
+                for run in cell.paragraphs[0].runs:
+                    run.bold = True
 
 
 def _indent(text: str) -> str:

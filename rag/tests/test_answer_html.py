@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from rag.answer_html import parse
 from rag.templatetags.citations import with_citation_links
+from toolkit.text_html import TABLE_BOX, parse
 
 CITATIONS = [{"n": 1, "chunk_id": 7}, {"n": 2, "chunk_id": 8}]
 LINK_1 = '<a class="cite" href="/toolkit/source/7#passage" data-n="1">[1]</a>'
@@ -53,19 +53,18 @@ def test_an_indented_line_continues_the_item_above_it():
 
 def test_a_section_number_is_not_a_numbered_item_and_a_short_line_ending_with_a_colon_is_a_label():
     assert html("4.1 Activation triggers:\n\n- Flood warning [1]") == (
-        '<p class="answer-section-label">4.1 Activation triggers:</p>\n'
-        f"<ul><li>Flood warning {LINK_1}</li></ul>"
+        f'<p class="section-label">4.1 Activation triggers:</p>\n<ul><li>Flood warning {LINK_1}</li></ul>'
     )
     long_line = "The toolkit says a great deal about this, and in particular the following points:"
     assert html(long_line) == f"<p>{long_line}</p>"  # a sentence, not a label
-    assert html("## Budget") == '<p class="answer-section-label">Budget</p>'  # a model's Markdown heading
+    assert html("## Budget") == '<p class="section-label">Budget</p>'  # a model's Markdown heading
 
 
 def test_a_table_with_a_separator_row_has_a_header_and_the_separator_is_not_shown():
     text = "| Role | Duty |\n| --- | :---: |\n| Treasurer | Reviews the budget [1] |\n| Chair | Leads |"
     assert html(text) == (
-        '<div class="answer-table"><table>'
-        '<thead><tr><th scope="col">Role</th><th scope="col">Duty</th></tr></thead>'
+        f"{TABLE_BOX}<table>"
+        "<thead><tr><th>Role</th><th>Duty</th></tr></thead>"
         f"<tbody><tr><td>Treasurer</td><td>Reviews the budget {LINK_1}</td></tr>"
         "<tr><td>Chair</td><td>Leads</td></tr></tbody>"
         "</table></div>"
@@ -74,7 +73,7 @@ def test_a_table_with_a_separator_row_has_a_header_and_the_separator_is_not_show
 
 def test_a_table_without_a_separator_has_no_header_and_short_rows_are_padded():
     assert html("| Treasurer | Budget |\n| Chair") == (
-        '<div class="answer-table"><table><tbody>'
+        f"{TABLE_BOX}<table><tbody>"
         "<tr><td>Treasurer</td><td>Budget</td></tr><tr><td>Chair</td><td></td></tr>"
         "</tbody></table></div>"
     )
@@ -147,7 +146,7 @@ def test_the_json_api_returns_the_answer_text_unchanged_and_the_chat_shows_it_as
     page = owner_client.get(f"/toolkit/c/{message.conversation_id}").content.decode()
     chunk_id = answer["citations"][0]["chunk_id"]
     link = f'<a class="cite" href="/toolkit/source/{chunk_id}#passage" data-n="1">[1]</a>'
-    assert '<p class="answer-section-label">Budget steps:</p>' in page
+    assert '<p class="section-label">Budget steps:</p>' in page
     assert f"<li>Reviewed quarterly {link}</li>" in page
     assert f"<td>Quarterly {link}</td>" in page and "| --- |" not in page
     detail = owner_client.get(f"/api/rag/conversations/{message.conversation_id}").json()

@@ -1,8 +1,9 @@
-"""A chunk's text as HTML: the shapes docx_parser and chunking write, each as its HTML element."""
+"""A chunk's text as HTML: the shapes docx_parser and chunking write, each as its HTML element (the
+chat's answers use the same renderer: rag/tests/test_answer_html.py)."""
 
 from toolkit.chunking import chunk_blocks
 from toolkit.docx_parser import Block, render_table
-from toolkit.text_html import text_to_html
+from toolkit.text_html import plain_text, text_to_html
 
 TABLE_SCROLL = '<div class="table-scroll" role="region" aria-label="Table" tabindex="0">'
 
@@ -45,9 +46,10 @@ def test_a_table_keeps_its_several_header_rows_escaped_pipes_and_short_rows():
     assert "---" not in html
 
 
-def test_a_table_without_separator_takes_its_first_row_as_header():
+def test_a_table_without_separator_has_no_header_row():
+    # The parser always writes the separator (render_table); rows without one are quoted rows.
     html = text_to_html("| a | b |\n| 1 | 2 |")
-    assert "<thead><tr><th>a</th><th>b</th></tr></thead><tbody><tr><td>1</td><td>2</td></tr></tbody>" in html
+    assert "<table><tbody><tr><td>a</td><td>b</td></tr><tr><td>1</td><td>2</td></tr></tbody>" in html
 
 
 def test_bullets_and_numbers_become_lists_nested_by_indentation():
@@ -57,7 +59,7 @@ def test_bullets_and_numbers_become_lists_nested_by_indentation():
     assert html == (
         "<ul><li>Map the assets<ul><li>Streets</li><li>Halls</li></ul></li>"
         "<li>Interview residents</li></ul>\n"
-        "<p>Next:</p>\n<ol><li>Call</li><li>Visit</li></ol>"
+        '<p class="section-label">Next:</p>\n<ol><li>Call</li><li>Visit</li></ol>'
     )
 
 
@@ -74,12 +76,12 @@ def test_a_list_cut_by_chunking_goes_on_from_its_first_number_and_letters_keep_t
 
 
 def test_bullets_that_turn_into_numbers_start_a_new_list():
-    assert text_to_html("- a\n1. b") == "<ul><li>a</li></ul><ol><li>b</li></ol>"
+    assert text_to_html("- a\n1. b") == "<ul><li>a</li></ul>\n<ol><li>b</li></ol>"
 
 
 def test_a_paragraph_followed_by_a_list_and_a_table_without_blank_lines_gives_each_its_element():
     html = text_to_html("Costs:\n- venue\n| a |\n| --- |\n| 1 |\nAfter.")
-    assert html.startswith("<p>Costs:</p>\n<ul><li>venue</li></ul>\n" + TABLE_SCROLL)
+    assert html.startswith('<p class="section-label">Costs:</p>\n<ul><li>venue</li></ul>\n' + TABLE_SCROLL)
     assert html.endswith("</table></div>\n<p>After.</p>")
 
 
@@ -105,3 +107,10 @@ def test_every_chunk_of_a_parsed_section_renders_its_tables_and_lists():
     for html in table_chunks:
         assert "<thead><tr><th>Item</th><th>Cost</th><th>Owner</th></tr></thead>" in html
         assert "|" not in html and "---" not in html
+
+
+def test_a_snippet_shows_a_tables_rows_as_text_without_pipes_or_separator():
+    text = "Roles:\n\n" + render_table([["Role", "Duty"], ["Chair", "Leads | chairs"], ["Clerk", ""]], 1)
+    assert plain_text(text + "\n\n- Meet monthly") == (
+        "Roles: Role · Duty; Chair · Leads | chairs; Clerk - Meet monthly"
+    )

@@ -22,7 +22,7 @@ from rag.models import Conversation, Message
 from rag.providers import ChatError, StreamEnd, get_chat_model
 from rag.relevance import Assessment, Support, assess, is_relevant
 from rag.rendering import with_urls
-from rag.retrieval import Retrieval, retrieve
+from rag.retrieval import Retrieval, RetrievedChunk, retrieve
 from rag.rewriting import Turn, is_reply, readings, rewrite_question
 from toolkit.search import active_version_ids
 
@@ -102,9 +102,10 @@ def ask(
 
 def conversation_history(conversation: Conversation) -> list[Turn]:
     """The conversation's last exchanges, oldest first: a refused question still sets the topic
-    (its first closest section stands for the section it was answered from)."""
+    (its first closest section stands for the section it was answered from), and so does a
+    stopped or failed one that got as far as being understood."""
     rows = (
-        conversation.messages.filter(error="")
+        conversation.messages.exclude(rewritten_query="")
         .order_by("-created_at")
         .values_list("query", "rewritten_query", "answer", "citations")[:HISTORY_TURNS]
     )
@@ -128,7 +129,8 @@ def find_answer_source(
     record_retrieval(message, retrieval)
     ordered = answer_passages(retrieval)
     if ordered is None:
-        return number_sources(retrieval.chunks[:CLOSEST_SECTIONS]), not_covered(message, retrieval)
+        closest = closest_sections(retrieval.chunks)
+        return number_sources(closest), not_covered(message, closest)
     sources = number_sources([support.chunk for support in ordered])
     model = get_chat_model()
     if model is None:
@@ -183,14 +185,13 @@ def better_supported(retrievals: list[Retrieval]) -> Retrieval:
         return alone
     if not is_relevant(alone):
         return context
-    lead_in_context = assess(context).lead
+    # Like with like: what each reading would answer from (its lead) against the question's words.
+    lead_alone, lead_in_context = assess(alone).lead, assess(context).lead
+    if lead_alone is None or lead_in_context is None:
+        return alone if lead_in_context is None else context
     own_words = assess(alone).weights
-    if (
-        lead_in_context is not None
-        and lead_in_context.coverage_of(own_words) >= assess(alone).coverage - 1e-9
-    ):
-        return context
-    return alone
+    in_context = lead_in_context.coverage_of(own_words)
+    return context if in_context >= lead_alone.coverage - 1e-9 else alone
 
 
 def answer_passages(retrieval: Retrieval) -> list[Support] | None:
@@ -204,15 +205,21 @@ def answer_passages(retrieval: Retrieval) -> list[Support] | None:
     return [lead] + [s for s in assessment.supports if s is not lead]
 
 
-def not_covered(message: Message, retrieval: Retrieval) -> Iterator[str]:
+def closest_sections(chunks: list[RetrievedChunk]) -> list[RetrievedChunk]:
+    """The first chunk of each of the first CLOSEST_SECTIONS sections retrieved."""
+    by_section: dict[tuple, RetrievedChunk] = {}
+    for chunk in chunks:
+        by_section.setdefault((chunk.document_id, tuple(chunk.heading_path)), chunk)
+    return list(by_section.values())[:CLOSEST_SECTIONS]
+
+
+def not_covered(message: Message, chunks: list[RetrievedChunk]) -> Iterator[str]:
     message.backend = "refusal"
-    closest = [
-        c.heading_path[-1] if c.heading_path else c.toolkit for c in retrieval.chunks[:CLOSEST_SECTIONS]
-    ]
-    if not closest:
+    if not chunks:
         yield NOT_COVERED
         return
-    listed = "; ".join(f"{heading} [{n}]" for n, heading in enumerate(closest, start=1))
+    headings = [chunk.heading_path[-1] if chunk.heading_path else chunk.toolkit for chunk in chunks]
+    listed = "; ".join(f"{heading} [{n}]" for n, heading in enumerate(headings, start=1))
     yield f"{NOT_COVERED} Closest sections: {listed}."
 
 
@@ -221,9 +228,8 @@ def extracted(
 ) -> Iterator[str]:
     message.backend, message.extractive = "extractive", True
     (_, lead), *others = numbered
-    yield compose(
-        message.rewritten_query, assessment, lead, [(source.n, support) for source, support in others]
-    )
+    # The user's own words choose an item ("the second step"), not the context they were read in.
+    yield compose(message.query, assessment, lead, [(source.n, support) for source, support in others])
 
 
 def generated(message: Message, sources: list[Source], model, deadline: float) -> Iterator[str]:

@@ -17,6 +17,7 @@ from django.conf import settings
 
 from rag.retrieval import Retrieval, RetrievedChunk
 from toolkit import search
+from toolkit.text_html import Block, parse
 
 # Lexemes (as PostgreSQL's English configuration stems them) of words that phrase a question
 # rather than name its topic; PostgreSQL's own stop words are already left out.
@@ -29,8 +30,6 @@ QUESTION_WORDS = {
 WINDOW_UNITS = 2  # a question is usually answered by one sentence, or two read together
 STRONG_SUPPORT = 0.8
 LEAD_VECTOR_WEIGHT = 0.5  # SQuAD, passage holding the answer first: 0.879 at 0, 0.908 at 0.5, 0.900 at 1
-TABLE_SEPARATOR = re.compile(r"^\|(\s*:?-{3,}:?\s*\|)+\s*$")
-LIST_ITEM = re.compile(r"^(?:[-•*]|\d{1,3}[.)])\s+")
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[]?[A-Z0-9£$€])")
 
 
@@ -39,7 +38,8 @@ class Unit:
     kind: str  # "sentence", "item" (of a list) or "row" (of a table)
     text: str
     block: int  # units of one paragraph, list or table share a block number
-    header: str = ""  # a table row's header row
+    header: str = ""  # a table row's header row(s)
+    marker: str = ""  # a list item's: "-", "4.", "b."
     terms: set[str] = field(default_factory=set)
     key_terms: set[str] = field(default_factory=set)  # a table row's first cell: what the row is about
 
@@ -96,38 +96,50 @@ class Assessment:
 
 
 def passage_units(text: str) -> list[Unit]:
-    """A chunk's text as quotable units: sentences, list items and table rows."""
+    """A chunk's text as quotable units: sentences, list items and table rows, read with
+    toolkit.text_html.parse (the one reader of the text format)."""
     units: list[Unit] = []
-    header, block, previous = "", 0, ""
-    for line in text.split("\n"):
-        line = line.strip()
-        if not line:
-            continue
-        if line.startswith("|"):
-            if TABLE_SEPARATOR.match(line):
-                continue
-            if previous != "row":
-                block, header = block + 1, line
-                previous = "row"
-                continue  # the header row is read with every row below it
-            units.append(Unit("row", line, block, header))
-        elif LIST_ITEM.match(line):
-            if previous != "item":
-                block += 1
-            units.append(Unit("item", line, block))
-            previous = "item"
-            continue
-        else:
-            block += 1
-            units.extend(Unit("sentence", s.strip(), block) for s in SENTENCE_END.split(line) if s.strip())
-        previous = "row" if line.startswith("|") else "sentence"
-    if header and not any(u.kind == "row" for u in units if u.header == header):
-        units.append(Unit("row", header, block))  # a one-row table: the row is its content
+    for number, block in enumerate(parse(text), start=1):
+        if block.kind in ("paragraph", "label"):
+            line = " ".join(block.lines)
+            units += [Unit("sentence", s.strip(), number) for s in SENTENCE_END.split(line) if s.strip()]
+        elif block.kind in ("ul", "ol"):
+            units += list_units(block, number)
+        elif block.kind == "table":
+            header_count = block.header_rows or 0
+            header, rows = block.rows[:header_count], block.rows[header_count:]
+            if not rows:  # a header-only table: its header is its content
+                header, rows = [], block.rows
+            header_text = "\n".join(row_text(row) for row in header)
+            units += [Unit("row", row_text(row), number, header_text) for row in rows]
     return units
 
 
+def list_units(block: Block, number: int) -> list[Unit]:
+    """A list's items with their own markers ("4." stays 4 in a list that chunking continued);
+    nested lists follow their item, in the same block."""
+    units = []
+    for position, item in enumerate(block.items):
+        marker = "-" if block.kind == "ul" else ordinal_marker(block, block.start + position)
+        units.append(Unit("item", " ".join(item.lines), number, marker=marker))
+        for child in item.children:
+            units += list_units(child, number)
+    return units
+
+
+def ordinal_marker(block: Block, n: int) -> str:
+    if block.numbering == "1":
+        return f"{n}."
+    letter = chr(ord("a") + (n - 1) % 26)
+    return f"{letter.upper() if block.numbering == 'A' else letter}."
+
+
+def row_text(cells: list[str]) -> str:
+    return "| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |"
+
+
 def first_cell(unit: Unit) -> str:
-    return unit.text.strip().strip("|").split("|")[0] if unit.kind == "row" else ""
+    return unit.text.strip()[1:].split(" | ")[0] if unit.kind == "row" else ""
 
 
 def question_weights(

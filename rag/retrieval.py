@@ -7,16 +7,13 @@ RAG_VECTOR_WEIGHT); how each side ranks, and the SQL on the toolkit's tables, is
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
 
 from toolkit import search
 from toolkit.embeddings import EmbeddingError, content_hash, get_embedder
-
-if TYPE_CHECKING:
-    from rag.relevance import Assessment
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +50,8 @@ class Retrieval:
     notes: list[str] = field(default_factory=list)  # e.g. why vector search was skipped
     query: str = ""
     version_ids: list[int] | None = None  # None: the active versions
-    assessment: "Assessment | None" = None  # rag.relevance.assess's scores, once computed
+    # rag.relevance.assess's scores, once computed (typed loosely: rag.relevance builds on this module)
+    assessment: Any = None
     unknown_term_weight: float | None = None  # for the gate, instead of RAG_UNKNOWN_TERM_WEIGHT
 
 

@@ -21,8 +21,12 @@ FOLLOW_UP_START = re.compile(r"^\s*(and|also|but|what about|how about|so|then|or
 CONTENT_WORD = re.compile(r"\b\w{4,}\b")
 # A reply to the conversation rather than a new question ("No, I don't think I'm ready.").
 REPLY = re.compile(
-    r"^\W*(yes|yeah|yep|no|nope|not really|ok|okay|oh|sure|right|thanks|thank you|great|fine|i see)\b", re.I
+    r"^\W*(yes|yeah|yep|no|nope|not really|ok|okay|oh|sure|right|thanks|thank you|great|fine|i see)"
+    r"(?:\s*[,.!]|\s*$)",  # "No, I'm not." is a reply; "Right to work checks?" is a question
+    re.IGNORECASE,
 )
+
+CONTEXT_CHARS = 300
 
 REWRITE_PROMPT = (
     "Rewrite the user's last question so that it can be understood without the conversation. "
@@ -57,7 +61,8 @@ def readings(question: str, history: list[Turn]) -> list[str]:
     if not history:
         return [question]
     previous = history[-1]
-    context = f"{previous.understood_as} {previous.section} {question}"[:1000]
+    # The previous reading is capped (it grows along a chain of follow-ups), the question never is.
+    context = f"{previous.understood_as[-CONTEXT_CHARS:]} {previous.section} {question}"
     return [question, context]
 
 

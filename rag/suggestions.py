@@ -17,7 +17,6 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import transaction
 
 from rag.questions import answer_passages
 from rag.retrieval import retrieve
@@ -152,8 +151,9 @@ def example_questions(version_ids: list[int] | None = None, limit: int = LIMIT) 
     if examples is not None:
         return examples
     try:
-        with transaction.atomic():  # a database error rolls back to here, not the whole request
-            examples = [example.question for example in checked_examples(version_ids, limit)]
+        # No transaction around it: the check waits on the embedding server, and a pooled
+        # connection must not sit in an open transaction meanwhile.
+        examples = [example.question for example in checked_examples(version_ids, limit)]
     except Exception as error:  # the chat page is shown without examples, never as an error
         logger.warning("example questions were not checked, none are shown: %s", error)
         cache.set(key, [], FAILED_CACHE_SECONDS)
@@ -326,7 +326,8 @@ def is_verb_ing(words: list[str]) -> bool:
         return False
     second = words[1].lower()
     if first in ING_NOUNS:
-        return second in VERB_FOLLOWERS or (second in ("and", "or") and is_verb_ing(words[2:]))
+        joined = second in ("and", "or") and len(words) > 2 and is_verb_ing(words[2:])
+        return second in VERB_FOLLOWERS or joined
     return second not in ("and", "or") or (len(words) > 2 and words[2].lower().endswith("ing"))
 
 

@@ -164,7 +164,7 @@ CROSS JOIN LATERAL (
 ) df"""
 
 LEXEMES_SQL = """
-SELECT coalesce(array(SELECT lexeme FROM unnest(to_tsvector('english', t))), '{{}}')
+SELECT array(SELECT lexeme FROM unnest(to_tsvector('english', t)))
 FROM unnest(%s::text[]) WITH ORDINALITY AS texts(t, i) ORDER BY i"""
 
 PASSAGES_SQL = """
@@ -230,9 +230,7 @@ def term_weights(query: str, version_ids: list[int] | None) -> dict[str, TermWei
     with connection.cursor() as cursor:
         cursor.execute(TERM_WEIGHTS_SQL.format(scope=_scope(version_ids)), params)
         rows = cursor.fetchall()
-    return {
-        term: TermWeight(int(df), float(idf), math.log(1 + (n - 0.5) / 1.5)) for term, df, idf, n in rows
-    }
+    return {term: TermWeight(int(df), float(idf), math.log(1 + (n - 0.5) / 1.5)) for term, df, idf, n in rows}
 
 
 def lexemes(texts: list[str]) -> list[set[str]]:

@@ -16,11 +16,12 @@ def test_a_passage_is_cut_into_sentences_list_items_and_table_rows_read_with_the
     assert [(u.kind, u.text) for u in units] == [
         ("sentence", "Agree what starts the plan."),
         ("sentence", "Then act."),
-        ("item", "1. Coordinator receives a warning"),
-        ("item", "2. Coordinator calls the deputy"),
+        ("item", "Coordinator receives a warning"),
+        ("item", "Coordinator calls the deputy"),
         ("row", "| Coordinator | Chair |"),
     ]
     assert units[2].block == units[3].block != units[0].block  # one list, one block
+    assert [units[2].marker, units[3].marker] == ["1.", "2."]
     assert units[4].header == "| Role | Person |"  # the separator row is no unit
 
 

@@ -159,7 +159,10 @@
     try {
       var body = { query: question };
       if (conversationId) body.conversation_id = Number(conversationId);
-      if (chooser) body.toolkits = chosenToolkits();
+      // All ticked means all: sent as no choice, so a toolkit published or withdrawn since the
+      // page loaded is simply included or left out, and no id list grows past the API's limit.
+      var chosen = chooser ? chosenToolkits() : [];
+      if (chosen.length && chosen.length < toolkitBoxes.length) body.toolkits = chosen;
       var response = await api("POST", chat.dataset.streamUrl, body, signal);
       if (!response.ok) {
         var problem = {};
@@ -202,7 +205,9 @@
   }
 
   stopButton.addEventListener("click", function () {
-    if (controller) controller.abort(); // the server records what it had sent as a partial answer
+    // The server notices on its next write and records what it had sent as a partial answer; an
+    // answer written in one piece (extractive) may already be recorded whole.
+    if (controller) controller.abort();
   });
 
   form.addEventListener("submit", function (event) {

@@ -160,7 +160,7 @@ def test_reload_runs_exec_reload_with_mainpid(systemd, tmp_path):
     systemd.unit(
         "app.service",
         "[Service]\n"
-        f"ExecStart=/bin/sh -c 'trap \"echo reloaded >> {hup}\" HUP; touch {trapped}; "
+        f'ExecStart=/bin/sh -c \'trap "echo reloaded >> {hup}" HUP; touch {trapped}; '
         "while :; do sleep 0.1; done'\n"
         "ExecReload=/bin/kill -s HUP $MAINPID\n",
     )

@@ -264,7 +264,7 @@ def gate_details(message) -> dict:
             {
                 "vector": s.chunk.vector_similarity,
                 "headings": sorted(set(weights) & search.lexemes([" ".join(s.chunk.heading_path)])[0]),
-                "units": [[u.block, sorted(set(weights) & u.terms)] for u in s.units],
+                "units": [[u.block, sorted(set(weights) & u.terms), u.text] for u in s.units],
             }
             for s in assessment.supports
         ],

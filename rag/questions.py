@@ -29,6 +29,10 @@ from toolkit.search import active_version_ids
 logger = logging.getLogger(__name__)
 
 HISTORY_TURNS = 3
+# Lexemes that point into the previous answer ("the second step") rather than name a new topic.
+REFERENCE_WORDS = {
+    "first", "second", "third", "fourth", "fifth", "last", "final", "next", "step", "item", "one",
+}  # fmt: skip
 CLOSEST_SECTIONS = 3  # offered with a refusal, to click through instead of rephrasing blindly
 
 
@@ -176,20 +180,26 @@ def record_retrieval(message: Message, retrieval: Retrieval) -> None:
 def better_supported(retrievals: list[Retrieval]) -> Retrieval:
     """The question alone (first), or in the conversation's context: whichever passes the gate, and
     when both do, the one whose leading passage covers more of the question's own words — a tie
-    goes to the context, since the conversation is evidence of what the question is about."""
+    goes to the context, since the conversation is evidence of what the question is about. The
+    context never wins for a question whose own known words its leading passage lacks entirely
+    ("and do volunteers need training?" asks about something the old section does not cover)."""
     alone, *in_context = retrievals
     if not in_context:
         return alone
     context = in_context[0]
-    if not is_relevant(context):
+    lead_in_context = assess(context).lead
+    if not is_relevant(context) or lead_in_context is None:
         return alone
-    if not is_relevant(alone):
+    own_words = assess(alone).weights
+    known_words = {
+        t: w for t, w in own_words.items() if t not in assess(alone).unknown and t not in REFERENCE_WORDS
+    }
+    if known_words and lead_in_context.coverage_of(known_words) == 0:
+        return alone
+    lead_alone = assess(alone).lead
+    if not is_relevant(alone) or lead_alone is None:
         return context
     # Like with like: what each reading would answer from (its lead) against the question's words.
-    lead_alone, lead_in_context = assess(alone).lead, assess(context).lead
-    if lead_alone is None or lead_in_context is None:
-        return alone if lead_in_context is None else context
-    own_words = assess(alone).weights
     in_context = lead_in_context.coverage_of(own_words)
     return context if in_context >= lead_alone.coverage - 1e-9 else alone
 

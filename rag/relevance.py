@@ -83,6 +83,7 @@ class Assessment:
 
     weights: dict[str, float]
     supports: list[Support]
+    unknown: set[str] = field(default_factory=set)  # the question's words the toolkit never uses
 
     @property
     def lead(self) -> Support | None:
@@ -144,27 +145,30 @@ def first_cell(unit: Unit) -> str:
 
 def question_weights(
     query: str, version_ids: list[int] | None, unknown_weight: float | None = None
-) -> dict[str, float]:
-    """The question's topic terms and their weights (see the module's docstring); `unknown_weight`
-    overrides RAG_UNKNOWN_TERM_WEIGHT (a reply in a conversation: see rag.questions)."""
+) -> tuple[dict[str, float], set[str]]:
+    """The question's topic terms and their weights (see the module's docstring), and those the
+    toolkit never uses; `unknown_weight` overrides RAG_UNKNOWN_TERM_WEIGHT (a reply in a
+    conversation: see rag.questions)."""
     if unknown_weight is None:
         unknown_weight = settings.RAG_UNKNOWN_TERM_WEIGHT
-    weights = {}
+    weights, unknown = {}, set()
     for term, weight in search.term_weights(query, version_ids).items():
         if term in QUESTION_WORDS or len(term) < 2:
             continue
+        if not weight.chunks:
+            unknown.add(term)
         weights[term] = weight.idf if weight.chunks else weight.rarest_idf * unknown_weight
-    return {term: weight for term, weight in weights.items() if weight > 0}
+    return {term: weight for term, weight in weights.items() if weight > 0}, unknown
 
 
 def assess(retrieval: Retrieval) -> Assessment:
     """Score every retrieved chunk (computed once per retrieval, then kept on it)."""
     if retrieval.assessment is not None:
         return retrieval.assessment
-    weights = (
+    weights, unknown = (
         question_weights(retrieval.query, retrieval.version_ids, retrieval.unknown_term_weight)
         if retrieval.chunks
-        else {}
+        else ({}, set())
     )
     per_chunk = [passage_units(chunk.text) for chunk in retrieval.chunks]
     texts = [" ".join(chunk.heading_path) for chunk in retrieval.chunks]
@@ -181,7 +185,7 @@ def assess(retrieval: Retrieval) -> Assessment:
         single = best_window(units, headings, weights, total, size=1)[0]
         heading_coverage = sum(weights[t] for t in headings if t in weights) / total if total else 0.0
         supports.append(Support(chunk, units, coverage, window, heading_coverage, key, headings, single))
-    retrieval.assessment = Assessment(weights, supports)
+    retrieval.assessment = Assessment(weights, supports, unknown)
     return retrieval.assessment
 
 

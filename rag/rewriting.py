@@ -57,8 +57,10 @@ def is_reply(question: str) -> bool:
 
 
 def readings(question: str, history: list[Turn]) -> list[str]:
-    """The ways to read the question without a model: alone first, then in the conversation's context."""
-    if not history:
+    """The ways to read the question without a model: alone first, then — when it leans on the
+    conversation ("and …", a pronoun, a few words, a reply) — in the conversation's context. A
+    self-contained question is only read alone, so it is never dragged back to the old topic."""
+    if not history or not (looks_like_follow_up(question) or is_reply(question)):
         return [question]
     previous = history[-1]
     # The previous reading is capped (it grows along a chain of follow-ups), the question never is.

@@ -95,3 +95,23 @@ def test_ordinal_questions_ask_for_one_item(question, item):
 
 def test_no_item_is_asked_for_without_an_ordinal():
     assert wanted_item("who starts the phone tree?") is None
+
+
+def test_self_contained_questions_later_in_a_conversation_are_read_alone(owner_client, demo):
+    # As a user tried it: a roles question and its follow-up, then two new questions.
+    first = ask(owner_client, "Who should be the coordinator?")
+    conversation = first["conversation_id"]
+    follow_up = ask(owner_client, "and what about the deputy?", conversation)
+    assert first_section(follow_up) == "3.1 Roles and responsibilities"
+    assert "Committee member" in follow_up["answer"]
+    activation = ask(owner_client, "What happens when the emergency plan is activated?", conversation)
+    assert first_section(activation) == "4.1 Activation triggers"
+    insurance = ask(owner_client, "Do we need public liability insurance?", conversation)
+    assert insurance["answered"] is False  # not answered from the roles table it followed
+
+
+def test_a_follow_up_about_something_the_old_section_lacks_is_not_answered_from_it(owner_client, demo):
+    first = ask(owner_client, "How much does the equipment store cost?")
+    assert first_section(first) == "4.3 Budget"
+    follow_up = ask(owner_client, "and do volunteers need a DBS check for that?", first["conversation_id"])
+    assert not follow_up["answered"] or first_section(follow_up) == "7 Safeguarding and data protection"

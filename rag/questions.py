@@ -169,7 +169,6 @@ def record_retrieval(message: Message, retrieval: Retrieval) -> None:
             "support": round(supports[c.chunk_id].coverage, 6),
             "score": round(c.score, 6),
             "keyword_rank": c.keyword_rank,
-            "keyword_coverage": c.keyword_coverage,
             "vector_rank": c.vector_rank,
             "vector_similarity": c.vector_similarity,
         }

@@ -33,7 +33,6 @@ class RetrievedChunk:
     score: float  # fused (RRF) score
     keyword_rank: int | None = None
     keyword_score: float | None = None
-    keyword_coverage: float | None = None  # share of the question's term weight this chunk matches
     vector_rank: int | None = None
     vector_similarity: float | None = None
 
@@ -121,7 +120,6 @@ def retrieve(
                 score=fused[chunk_id],
                 keyword_rank=k.rank if k else None,
                 keyword_score=k.score if k else None,
-                keyword_coverage=k.coverage if k else None,
                 vector_rank=v.rank if v else None,
                 vector_similarity=v.similarity if v else None,
             )

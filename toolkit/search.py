@@ -33,7 +33,6 @@ class KeywordHit:
     chunk_id: int
     rank: int
     score: float
-    coverage: float | None  # share of the question's term weight this chunk matches
 
 
 @dataclass
@@ -90,7 +89,9 @@ def active_version_ids(toolkit_ids: list[int] | None = None) -> list[int]:
         return [row[0] for row in cursor.fetchall()]
 
 
-KEYWORD_SQL = """
+# The question's terms and their BM25 weights over the versions searched: shared by the keyword
+# search and by `term_weights` (the relevance gate), so both weigh a word the same way.
+TERMS_CTE = """
 WITH scope AS ({scope}),
 terms AS (SELECT DISTINCT lexeme AS term FROM unnest(to_tsvector('english', %(query)s))),
 stats AS (
@@ -105,7 +106,11 @@ idf AS (
         SELECT coalesce(sum(s.chunk_count), 0) AS n FROM toolkit_term_stats s
         WHERE s.term = t.term AND s.document_id IN (SELECT id FROM scope)
     ) df
-),
+)"""
+
+KEYWORD_SQL = (
+    TERMS_CTE  # noqa: S608 - constant strings joined, no input
+    + """,
 match_terms AS (
     -- In a large collection, chunks are looked for by the question's rarer terms only (when it has
     -- any): a chunk holding nothing but words found in 5%% of all chunks seldom makes the top, and
@@ -123,11 +128,10 @@ matches AS (
       )
 ),
 keyword AS (
-    SELECT id, score, matched, row_number() OVER (ORDER BY score DESC, id) AS rank FROM (
+    SELECT id, score, row_number() OVER (ORDER BY score DESC, id) AS rank FROM (
         SELECT m.id,
                sum(idf.w * lex.tf * %(k1)s::float / (lex.tf + %(k1)s::float * (1 - %(b)s::float
-                   + %(b)s::float * length(m.search_vector) / (SELECT avgdl FROM stats)))) AS score,
-               sum(idf.w) AS matched
+                   + %(b)s::float * length(m.search_vector) / (SELECT avgdl FROM stats)))) AS score
         FROM matches m
         CROSS JOIN LATERAL (
             -- a term in the heading (weight A) counts %(heading_boost)s times more than one in the text
@@ -139,7 +143,8 @@ keyword AS (
         GROUP BY m.id ORDER BY score DESC, m.id LIMIT %(pool)s
     ) scored
 )
-SELECT id, rank, score, matched / nullif((SELECT sum(w) FROM idf), 0) FROM keyword ORDER BY rank"""
+SELECT id, rank, score FROM keyword ORDER BY rank"""
+)
 
 VECTOR_SQL = """
 WITH scope AS ({scope})
@@ -151,17 +156,7 @@ SELECT id, similarity, row_number() OVER (ORDER BY similarity DESC, id) AS rank 
 ) nearest
 ORDER BY rank"""
 
-TERM_WEIGHTS_SQL = """
-WITH scope AS ({scope}),
-stats AS (
-    SELECT greatest(sum(chunk_count), 1)::float AS n FROM toolkit_documents WHERE id IN (SELECT id FROM scope)
-)
-SELECT t.term, df.n, ln(1 + ((SELECT n FROM stats) - df.n + 0.5) / (df.n + 0.5)), (SELECT n FROM stats)
-FROM (SELECT DISTINCT lexeme AS term FROM unnest(to_tsvector('english', %(query)s))) t
-CROSS JOIN LATERAL (
-    SELECT coalesce(sum(s.chunk_count), 0) AS n FROM toolkit_term_stats s
-    WHERE s.term = t.term AND s.document_id IN (SELECT id FROM scope)
-) df"""
+TERM_WEIGHTS_SQL = TERMS_CTE + "\nSELECT term, df, w, (SELECT n FROM stats) FROM idf"  # noqa: S608
 
 LEXEMES_SQL = """
 SELECT array(SELECT lexeme FROM unnest(to_tsvector('english', t)))
@@ -193,10 +188,7 @@ def keyword_search(query: str, version_ids: list[int] | None, limit: int) -> lis
     with connection.cursor() as cursor:
         cursor.execute(KEYWORD_SQL.format(scope=_scope(version_ids)), params)
         rows = cursor.fetchall()
-    return [
-        KeywordHit(chunk_id=i, rank=rank, score=float(score), coverage=_float(cov))
-        for i, rank, score, cov in rows
-    ]
+    return [KeywordHit(chunk_id=i, rank=rank, score=float(score)) for i, rank, score in rows]
 
 
 def vector_search(vector: list[float], version_ids: list[int] | None, limit: int) -> list[VectorHit]:
@@ -260,7 +252,3 @@ def passages(chunk_ids: list[int]) -> dict[int, Passage]:
         )
         for row in rows
     }
-
-
-def _float(value) -> float | None:
-    return float(value) if value is not None else None

@@ -22,7 +22,10 @@ ORDINALS = {
     "fifth": 5, "5th": 5, "sixth": 6, "6th": 6, "seventh": 7, "eighth": 8, "ninth": 9, "tenth": 10,
     "last": -1, "final": -1,
 }  # fmt: skip
-STEP_WORDS = r"(?:step|item|point|stage|thing|one|action|task|bit|part)s?"
+STEPS = ("step", "item", "point", "stage", "thing", "one", "action", "task", "bit", "part")
+STEP_WORDS = r"(?:" + "|".join(STEPS) + r")s?"
+# As lexemes: the words of "the second step" that point into an answer rather than name a topic.
+REFERENCE_WORDS = set(ORDINALS) | set(STEPS) | {"next"}
 # "the second step", "the last one", "step 3" — not "who do we contact first?"
 ORDINAL = re.compile(
     r"\b(" + "|".join(ORDINALS) + r")\s+(?:\w+\s+)?" + STEP_WORDS + r"\b"

@@ -17,7 +17,7 @@ from django.db import connection
 from django.utils import timezone
 
 from rag.answering import NOT_COVERED, Source, chat_messages, check_citations, number_sources
-from rag.extractive import compose
+from rag.extractive import REFERENCE_WORDS, compose
 from rag.models import Conversation, Message
 from rag.providers import ChatError, StreamEnd, get_chat_model
 from rag.relevance import Assessment, Support, assess, is_relevant
@@ -29,10 +29,6 @@ from toolkit.search import active_version_ids
 logger = logging.getLogger(__name__)
 
 HISTORY_TURNS = 3
-# Lexemes that point into the previous answer ("the second step") rather than name a new topic.
-REFERENCE_WORDS = {
-    "first", "second", "third", "fourth", "fifth", "last", "final", "next", "step", "item", "one",
-}  # fmt: skip
 CLOSEST_SECTIONS = 3  # offered with a refusal, to click through instead of rephrasing blindly
 
 
@@ -190,6 +186,7 @@ def better_supported(retrievals: list[Retrieval]) -> Retrieval:
     if not is_relevant(context) or lead_in_context is None:
         return alone
     own_words = assess(alone).weights
+    # Words that point into the previous answer ("the second step") name no new topic.
     known_words = {
         t: w for t, w in own_words.items() if t not in assess(alone).unknown and t not in REFERENCE_WORDS
     }

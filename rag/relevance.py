@@ -171,36 +171,42 @@ def assess(retrieval: Retrieval) -> Assessment:
         else ({}, set())
     )
     per_chunk = [passage_units(chunk.text) for chunk in retrieval.chunks]
+    units = [unit for chunk_units in per_chunk for unit in chunk_units]
+    # One round trip for every text's lexemes: headings, then units (with a row's header), then
+    # rows' first cells.
     texts = [" ".join(chunk.heading_path) for chunk in retrieval.chunks]
-    for units in per_chunk:
-        texts += [t for u in units for t in (f"{u.header} {u.text}", first_cell(u))]
-    terms = search.lexemes(texts) if weights and texts else [set() for _ in texts]
-    heading_terms, unit_terms = terms[: len(per_chunk)], iter(terms[len(per_chunk) :])
+    texts += [f"{u.header} {u.text}" for u in units] + [first_cell(u) for u in units]
+    terms = search.lexemes(texts) if weights else [set() for _ in texts]
+    heading_terms, n = terms[: len(per_chunk)], len(per_chunk)
+    for unit, unit_terms, key_terms in zip(
+        units, terms[n : n + len(units)], terms[n + len(units) :], strict=True
+    ):
+        unit.terms, unit.key_terms = unit_terms, key_terms
     total = sum(weights.values())
     supports = []
-    for chunk, units, headings in zip(retrieval.chunks, per_chunk, heading_terms, strict=True):
-        for unit in units:
-            unit.terms, unit.key_terms = next(unit_terms), next(unit_terms)
-        coverage, window, key = best_window(units, headings, weights, total)
-        single = best_window(units, headings, weights, total, size=1)[0]
+    for chunk, chunk_units, headings in zip(retrieval.chunks, per_chunk, heading_terms, strict=True):
+        coverage, window, key, single = best_window(chunk_units, headings, weights, total)
         heading_coverage = sum(weights[t] for t in headings if t in weights) / total if total else 0.0
-        supports.append(Support(chunk, units, coverage, window, heading_coverage, key, headings, single))
+        supports.append(
+            Support(chunk, chunk_units, coverage, window, heading_coverage, key, headings, single)
+        )
     retrieval.assessment = Assessment(weights, supports, unknown)
     return retrieval.assessment
 
 
 def best_window(
-    units: list[Unit], headings: set[str], weights: dict[str, float], total: float, size: int = WINDOW_UNITS
-) -> tuple[float, tuple[int, int], tuple]:
-    """The run of at most `size` consecutive units (same block) covering most of the question,
-    with its headings. Among equals: the one whose own words cover more, then a table row whose
-    first cell names the asked-for thing, then the shorter quote. Returns (coverage, window, key)."""
+    units: list[Unit], headings: set[str], weights: dict[str, float], total: float
+) -> tuple[float, tuple[int, int], tuple, float]:
+    """The run of at most WINDOW_UNITS consecutive units (same block) covering most of the
+    question, with its headings. Among equals: the one whose own words cover more, then a table row
+    whose first cell names the asked-for thing, then the shorter quote. Returns (coverage, window,
+    key, and the best single unit's coverage)."""
     if not total or not units:
-        return 0.0, (0, min(1, len(units))), ()
-    best, best_key = (0.0, (0, 1)), ()
+        return 0.0, (0, min(1, len(units))), (), 0.0
+    best, best_key, single = (0.0, (0, 1)), (), 0.0
     for start in range(len(units)):
         covered, own, words = set(headings), set(), 0
-        for end in range(start + 1, min(start + size, len(units)) + 1):
+        for end in range(start + 1, min(start + WINDOW_UNITS, len(units)) + 1):
             if units[end - 1].block != units[start].block:
                 break
             covered |= units[end - 1].terms
@@ -213,9 +219,11 @@ def best_window(
                 bool(units[start].key_terms & weights.keys()),
                 -words,
             )
+            if end == start + 1:
+                single = max(single, share)
             if not best_key or key > best_key:
                 best, best_key = (share, (start, end)), key
-    return best[0], best[1], best_key
+    return best[0], best[1], best_key, single
 
 
 def unit_coverage(unit: Unit, weights: dict[str, float]) -> float:

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 
 from rag.retrieval import RetrievedChunk
-from toolkit.text_html import plain_text
+from toolkit.text_html import snippet
 
 logger = logging.getLogger(__name__)
 
@@ -41,13 +41,8 @@ class Source:
             "toolkit": self.chunk.toolkit,
             "version_tag": self.chunk.version_tag,
             "heading_path": self.chunk.heading_path,
-            "snippet": snippet(self.chunk.text),
+            "snippet": snippet(self.chunk.text, SNIPPET_CHARS),
         }
-
-
-def snippet(text: str, limit: int = SNIPPET_CHARS) -> str:
-    flat = plain_text(text)  # a table's rows as text, not "| --- |" markup
-    return flat if len(flat) <= limit else flat[: limit - 1].rsplit(" ", 1)[0] + "…"
 
 
 def number_sources(chunks: list[RetrievedChunk]) -> list[Source]:

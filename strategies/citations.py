@@ -6,7 +6,7 @@ from django.db.models import Q
 
 from strategies.models import ItemCitation, PlanItem
 from toolkit.models import Chunk, ToolkitVersion
-from toolkit.text_html import plain_text
+from toolkit.text_html import snippet
 
 
 def citations_from_chunks(
@@ -24,7 +24,7 @@ def citations_from_chunks(
             toolkit_name=chunk.document.toolkit.name,
             version_tag=chunk.document.version_tag,
             heading_path=list(chunk.heading_path),
-            snippet=plain_text(chunk.text)[:600],  # a table's rows as text, not "| --- |" markup
+            snippet=snippet(chunk.text, 600),
             content_hash=chunk.content_hash,
         )
         for n, chunk in zip(numbers, chunks, strict=True)

@@ -127,6 +127,12 @@ def is_separator(cells: list[str]) -> bool:
     return all(SEPARATOR_CELL.fullmatch(cell.replace(" ", "")) for cell in cells)
 
 
+def snippet(text: str, limit: int) -> str:
+    """`text` as a one-line snippet of at most `limit` characters, cut at a word."""
+    flat = plain_text(text)
+    return flat if len(flat) <= limit else flat[: limit - 1].rsplit(" ", 1)[0] + "…"
+
+
 def plain_text(text: str) -> str:
     """`text` on one line for a snippet, where "|" markup would show as it is: a table's rows as
     their cells ("Role · Duty; Chair · Leads"), without separator rows."""

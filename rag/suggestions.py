@@ -41,6 +41,7 @@ GATE_SETTINGS = (
     "EMBEDDING_DIMENSIONS",
     "RAG_TOP_K",
     "RAG_VECTOR_WEIGHT",
+    "RAG_HNSW_EF_SEARCH",
 )
 
 # A section number before the heading's words: never the first letter of a word ("Identifying",
@@ -150,15 +151,23 @@ def example_questions(version_ids: list[int] | None = None, limit: int = LIMIT) 
     examples = cache.get(key)
     if examples is not None:
         return examples
+    if not cache.add(f"{key}:checking", True, FAILED_CACHE_SECONDS):
+        return []  # another request is checking them now: this page goes without, not twice the work
     try:
         # No transaction around it: the check waits on the embedding server, and a pooled
         # connection must not sit in an open transaction meanwhile.
         examples = [example.question for example in checked_examples(version_ids, limit)]
     except Exception as error:  # the chat page is shown without examples, never as an error
-        logger.warning("example questions were not checked, none are shown: %s", error)
+        # A failed check (the embedding server down) is expected; anything else is a bug: traceback.
+        logger.warning(
+            "example questions were not checked, none are shown: %s",
+            error,
+            exc_info=not isinstance(error, CheckFailed),
+        )
         cache.set(key, [], FAILED_CACHE_SECONDS)
         return []
     cache.set(key, examples, CACHE_SECONDS)
+    cache.delete(f"{key}:checking")
     return examples
 
 

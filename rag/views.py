@@ -14,7 +14,6 @@ from rag.models import Conversation, Feedback, Message
 from rag.questions import Event, ask
 from rag.rendering import message_html, with_urls
 from rag.suggestions import example_questions
-from toolkit.search import active_version_ids
 from toolkitrag.api import json_api
 
 rag_rate_limit = rate_limit("rag-answer", per_minute("RATE_LIMIT_RAG_REQUESTS"), by_user_or_ip)
@@ -116,15 +115,15 @@ def chat(request: HttpRequest, conversation_id: int | None = None) -> HttpRespon
         if conversation is None:
             raise Http404("No such conversation.")
     exchanges = list(conversation.messages.select_related("feedback")) if conversation else []
-    version_ids = active_version_ids()
+    toolkits = list(askable_toolkits().order_by("name"))
     context = {
         "conversation": conversation,
         "exchanges": exchanges,
         "conversations": Conversation.objects.filter(user=request.user)[:100],
         # Only the empty page shows examples (checked once, then cached: rag/suggestions.py).
-        "examples": [] if exchanges else example_questions(version_ids),
-        "published": bool(version_ids),
+        "examples": example_questions() if toolkits and not exchanges else [],
+        "published": bool(toolkits),
         # More than one toolkit to answer from: the page lets the user choose which.
-        "toolkits": list(askable_toolkits().order_by("name")),
+        "toolkits": toolkits,
     }
     return render(request, "rag/chat.html", context)

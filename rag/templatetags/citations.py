@@ -30,3 +30,9 @@ def linked_citations(text: str, chunk_urls: dict[int, str]) -> SafeString:
         position = match.end()
     pieces.append(conditional_escape(text[position:]))
     return mark_safe("".join(str(piece) for piece in pieces))  # noqa: S308 - every piece is escaped above
+
+
+@register.filter(name="source_url")
+def source_url_filter(chunk_id: int) -> str:
+    """{{ c.chunk_id|source_url }}: the cited section's page, opened at the passage."""
+    return source_url(chunk_id)

@@ -17,6 +17,7 @@ chunk sharing a word with the question (seconds on a million chunks: docs/benchm
   page cache) and keeps one searcher per version, reopened when its folder was rebuilt.
 """
 
+import contextlib
 import fcntl
 import hashlib
 import json
@@ -26,7 +27,6 @@ import shutil
 import tempfile
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,7 +46,7 @@ logger = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1  # raise when the documents or the schema change: older indexes are rebuilt
 METADATA = "toolkitrag-index.json"  # written last, before the rename: its presence means complete
-REBUILD_EVERY_SECONDS = 600  # a broken index is queued for a rebuild at most this often
+REBUILD_EVERY_SECONDS = 600  # while a rebuild is pending, another is not queued for this long
 
 
 def _schema() -> tantivy.Schema:
@@ -103,7 +103,7 @@ def _fingerprint(version_id: int) -> tuple[int, int | None]:
     return (row[0], row[1]) if row else (0, None)
 
 
-@contextmanager
+@contextlib.contextmanager
 def _build_lock(version_id: int) -> Iterator[None]:
     # One builder per version on this host (the task worker and `reindex` may both try).
     with open(index_root() / f".lock-{int(version_id)}", "w") as handle:
@@ -145,7 +145,13 @@ def build(version_id: int) -> Path:
         except BaseException:
             shutil.rmtree(building, ignore_errors=True)
             raise
+    with contextlib.suppress(Exception):  # no cache reachable: nothing to clear
+        cache.delete(_rebuild_key(version_id))  # should it break again, queue the next rebuild at once
     return index_path(version_id)
+
+
+def _rebuild_key(version_id: int) -> str:
+    return f"keyword-index-rebuild:{int(version_id)}"
 
 
 def _move_into_place(built: Path, final: Path) -> None:
@@ -224,11 +230,18 @@ def _check(version_id: int, fingerprint: tuple) -> tuple[tantivy.Searcher | None
         searcher = index.searcher()
         if searcher.num_docs != metadata["chunks"]:
             return None, f"is corrupt ({searcher.num_docs} documents for {metadata['chunks']} chunks)"
-    except Exception as error:  # whatever is wrong with the files, the question is still answered
+    except BaseException as error:  # whatever is wrong with the files, the question is answered
+        if not _damaged_files(error):
+            raise
         return None, f"is corrupt ({type(error).__name__}: {error})"
     _forget_deleted()
     _opened[version_id] = _Opened(stamp, tuple(fingerprint), searcher)
     return searcher, ""
+
+
+def _damaged_files(error: BaseException) -> bool:
+    # tantivy reports some damaged files as a Rust panic, which Python sees as a BaseException.
+    return isinstance(error, Exception) or type(error).__name__ == "PanicException"
 
 
 def _forget_deleted() -> None:
@@ -239,7 +252,7 @@ def _forget_deleted() -> None:
 
 
 def _unusable(version_id: int, problem: str) -> None:
-    """Warn once per process and queue a rebuild (at most every REBUILD_EVERY_SECONDS overall)."""
+    """Warn once per process and queue a rebuild, unless one is pending (queued by any process)."""
     if (version_id, problem) not in _reported:
         _reported.add((version_id, problem))
         logger.warning(
@@ -249,7 +262,7 @@ def _unusable(version_id: int, problem: str) -> None:
             problem,
         )
     try:
-        first = cache.add(f"keyword-index-rebuild:{version_id}", True, REBUILD_EVERY_SECONDS)
+        first = cache.add(_rebuild_key(version_id), True, REBUILD_EVERY_SECONDS)
     except Exception:  # no shared cache: queue it anyway, the task skips a usable index
         first = True
     if first:
@@ -274,11 +287,17 @@ def candidates(query: str, version_ids: list[int] | None) -> search.KeywordCandi
     unindexed: list[int] = []
     for version_id, count, first_chunk, terms in rows:
         searcher, problem = _check(version_id, (count, first_chunk))
+        if searcher is not None and terms:
+            try:
+                chunk_ids += _top(searcher, terms, limit)
+            except BaseException as error:
+                if not _damaged_files(error):
+                    raise
+                _opened.pop(version_id, None)
+                searcher, problem = None, f"is corrupt ({type(error).__name__}: {error})"
         if searcher is None:
             _unusable(version_id, problem)
             unindexed.append(version_id)
-        elif terms:
-            chunk_ids += _top(searcher, terms, limit)
     return search.KeywordCandidates(chunk_ids=chunk_ids, unindexed_version_ids=unindexed)
 
 

@@ -321,7 +321,8 @@ RAG_HNSW_EF_SEARCH = env.int("RAG_HNSW_EF_SEARCH", default=100)
 # keyword index (toolkit/keyword_index.py, derived data rebuilt from the database); 0: score every
 # matching chunk (slow on large collections).
 KEYWORD_CANDIDATES = env.int("KEYWORD_CANDIDATES", default=200)
-KEYWORD_INDEX_DIR = env.str("KEYWORD_INDEX_DIR", default=str(BASE_DIR / "var" / "keyword-index"))
+# Next to MEDIA_ROOT by default: in production under /srv/toolkitrag/var, which the services may write.
+KEYWORD_INDEX_DIR = env.str("KEYWORD_INDEX_DIR", default=str(Path(MEDIA_ROOT).parent / "keyword-index"))
 RAG_MAX_QUERY_CHARS = env.int("RAG_MAX_QUERY_CHARS", default=2000)
 
 # --- Strategy plans: per-user caps (strategies/plans.py; bench/plan_limits.py measures them) ---

@@ -89,7 +89,7 @@ def retrieve(
         notes.append(f"vector search skipped: {error}")
         logger.warning("vector search skipped: %s", error)
     pool = max(top_k * 4, 40)
-    candidates = keyword_index.candidates(query, document_ids)
+    candidates = keyword_index.candidates(query, document_ids, at_least=pool)
     keyword = search.keyword_search(query, document_ids, pool, candidates)
     nearest = search.vector_search(vector, document_ids, pool) if vector is not None else []
     ranked_by: list[tuple[float, list]] = []

@@ -1,4 +1,5 @@
-"""The ingestion pipeline, forward only: parse → chunk → embed → write, then ready or failed.
+"""The ingestion pipeline, forward only: parse → chunk → embed → write (and build the keyword
+index), then ready or failed.
 
 `ingest` turns a stored version (toolkit.uploads) into chunks; `reembed` recomputes a ready
 version's vectors. Chunks are written in one transaction, so a failed run never leaves a

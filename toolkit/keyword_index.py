@@ -272,13 +272,16 @@ def _unusable(version_id: int, problem: str) -> None:
             logger.exception("could not queue a rebuild of the keyword index of version %s", version_id)
 
 
-def candidates(query: str, version_ids: list[int] | None) -> search.KeywordCandidates | None:
+def candidates(
+    query: str, version_ids: list[int] | None, at_least: int = 0
+) -> search.KeywordCandidates | None:
     """The chunks KEYWORD_SQL should score for `query` in the ready versions given (None: the
-    active ones): each indexed version's top KEYWORD_CANDIDATES by the index, plus every chunk of
-    the versions whose index is unusable. None: score every matching chunk (index turned off)."""
-    limit = settings.KEYWORD_CANDIDATES
-    if limit <= 0:
+    active ones): each indexed version's top KEYWORD_CANDIDATES (or `at_least`, the ranking's
+    length, if more) by the index, plus every chunk of the versions whose index is unusable.
+    None: score every matching chunk (index turned off)."""
+    if settings.KEYWORD_CANDIDATES <= 0:
         return None
+    limit = max(settings.KEYWORD_CANDIDATES, at_least)
     scope = search.SCOPE_CHOSEN if version_ids is not None else search.SCOPE_ACTIVE
     with connection.cursor() as cursor:
         cursor.execute(SCOPE_SQL.format(scope=scope), {"query": query, "version_ids": version_ids})

@@ -134,11 +134,7 @@ match_terms AS (
 matches AS (
     SELECT c.id, c.search_vector FROM toolkit_chunks c
     WHERE c.document_id IN (SELECT id FROM scope)
-      AND c.search_vector @@ (
-          SELECT to_tsquery('simple', string_agg(quote_literal(term), ' | ')) FROM match_terms
-      )
-      AND (%(candidates)s::bigint[] IS NULL OR c.id = ANY(%(candidates)s)
-           OR c.document_id = ANY(%(unindexed)s::bigint[]))
+      AND {chunks}
 ),
 keyword AS (
     SELECT id, score, row_number() OVER (ORDER BY score DESC, id) AS rank FROM (
@@ -183,6 +179,21 @@ JOIN toolkits t ON t.id = d.toolkit_id
 WHERE c.id = ANY(%s)"""
 
 
+# The chunks the keyword side scores ({chunks} in KEYWORD_SQL's matches CTE): those holding one
+# of the question's terms, found through the GIN index; or the keyword index's candidates, and
+# those holding a term in the versions without a usable index. A format-time switch, not a
+# parameter: the GIN condition must be gone from the plan when candidates are given (on 100k
+# chunks it alone cost 8 ms, and its row estimate of 1 made PostgreSQL spill the scoring to disk).
+HOLDING_A_TERM = (
+    "c.search_vector @@ "
+    "(SELECT to_tsquery('simple', string_agg(quote_literal(term), ' | ')) FROM match_terms)"
+)
+CANDIDATES = "c.id = ANY(%(candidates)s::bigint[])"
+CANDIDATES_OR_UNINDEXED = (
+    f"({CANDIDATES} OR c.document_id = ANY(%(unindexed)s::bigint[]) AND {HOLDING_A_TERM})"
+)
+
+
 def _scope(version_ids: list[int] | None) -> str:
     return SCOPE_CHOSEN if version_ids is not None else SCOPE_ACTIVE
 
@@ -207,10 +218,18 @@ def keyword_search(
         "pool": limit,
         **candidate_params(candidates, exhaustive),
     }
+    sql = KEYWORD_SQL.format(scope=_scope(version_ids), chunks=chunks_scored(candidates))
     with connection.cursor() as cursor:
-        cursor.execute(KEYWORD_SQL.format(scope=_scope(version_ids)), params)
+        cursor.execute(sql, params)
         rows = cursor.fetchall()
     return [KeywordHit(chunk_id=i, rank=rank, score=float(score)) for i, rank, score in rows]
+
+
+def chunks_scored(candidates: KeywordCandidates | None) -> str:
+    """KEYWORD_SQL's {chunks}: which chunks the keyword side scores."""
+    if candidates is None:
+        return HOLDING_A_TERM
+    return CANDIDATES_OR_UNINDEXED if candidates.unindexed_version_ids else CANDIDATES
 
 
 def candidate_params(candidates: KeywordCandidates | None, exhaustive: bool = False) -> dict:

@@ -18,6 +18,7 @@ import argparse
 import json
 import os
 import random
+import shutil
 import statistics
 import subprocess
 import sys
@@ -334,6 +335,7 @@ def main() -> None:
         for size in (int(s) for s in args.sizes.split(",")):
             results.append(measure(size, args.queries, args.dims, ef_values))
             print(f"{size:,} chunks measured", flush=True)
+    shutil.rmtree(os.environ["KEYWORD_INDEX_DIR"], ignore_errors=True)
     print(f"\n{args.queries} queries per size, {args.dims}-dim vectors, top 10\n")
     columns = ["hybrid", "keyword only", "vector top-10, HNSW", "vector top-10, exact"]
     print_keyword_figures(results)

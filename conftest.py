@@ -115,6 +115,13 @@ def media_root(tmp_path, settings) -> Path:
 
 
 @pytest.fixture(autouse=True)
+def keyword_index_dir(tmp_path, settings) -> Path:
+    """Keyword indexes go to a throwaway folder too, never to the developer's var/keyword-index."""
+    settings.KEYWORD_INDEX_DIR = str(tmp_path / "keyword-index")
+    return tmp_path / "keyword-index"
+
+
+@pytest.fixture(autouse=True)
 def no_external_models(settings) -> None:
     """Tests never reach a real API, whatever the developer's environment holds."""
     settings.EMBEDDING_BACKEND = "none"

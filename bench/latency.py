@@ -1,5 +1,7 @@
 """Retrieval latency at 10k, 100k (and 1M) chunks: hybrid p50/p95 through the app's `retrieve`,
-vector top-10 with the HNSW index vs an exact scan, and HNSW recall@10 against exact.
+vector top-10 with the HNSW index vs an exact scan, and HNSW recall@10 against exact; the keyword
+side with candidates from the keyword index (tantivy) and with today's SQL path alone, its top-10
+overlap with exhaustive BM25, the index's build time and size, and a worker's RSS with it open.
 
     .venv/bin/python bench/latency.py [--sizes 10000,100000] [--queries 100] [--dims 384]
         [--json bench/results/latency.json]
@@ -16,8 +18,11 @@ import argparse
 import json
 import os
 import random
+import shutil
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -145,12 +150,105 @@ def vector_top10(
         return ids, (time.perf_counter() - began) * 1000
 
 
+def build_keyword_index() -> dict:
+    """Build the active version's keyword index as ingestion does: seconds and size on disk."""
+    from toolkit import keyword_index
+    from toolkit.models import ToolkitVersion
+
+    version = ToolkitVersion.objects.get(is_active=True)
+    began = time.perf_counter()
+    folder = keyword_index.build(version.pk)
+    seconds = time.perf_counter() - began
+    size = sum(path.stat().st_size for path in folder.rglob("*") if path.is_file())
+    return {"build_s": round(seconds, 1), "size_mb": round(size / 1e6, 1)}
+
+
+def with_sql_path(asked: list[tuple[str, list[float]]]) -> dict:
+    """Hybrid and keyword-only p50/p95 through `retrieve` with the keyword index turned off."""
+    from django.conf import settings
+
+    from rag import retrieval
+
+    hybrid, keyword = [], []
+    settings.KEYWORD_CANDIDATES, candidates = 0, settings.KEYWORD_CANDIDATES
+    try:
+        for words, _ in asked:
+            began = time.perf_counter()
+            retrieval.retrieve(words, top_k=10)
+            hybrid.append((time.perf_counter() - began) * 1000)
+            began = time.perf_counter()
+            retrieval.retrieve(words, top_k=10, retrievers=("keyword",))
+            keyword.append((time.perf_counter() - began) * 1000)
+    finally:
+        settings.KEYWORD_CANDIDATES = candidates
+    return {"hybrid, SQL path": p50_p95(hybrid), "keyword only, SQL path": p50_p95(keyword)}
+
+
+def keyword_overlap(asked: list[tuple[str, list[float]]]) -> dict:
+    """Top-10 overlap with exhaustive BM25 (every matching chunk scored, no pruning), of the keyword
+    side with index candidates and of today's SQL path (which prunes common terms above 20k)."""
+    from toolkit import keyword_index, search
+
+    indexed, pruned = [], []
+    for words, _ in asked:
+        truth = [hit.chunk_id for hit in search.keyword_search(words, None, 10, exhaustive=True)]
+        if not truth:
+            continue
+        found = search.keyword_search(words, None, 10, keyword_index.candidates(words, None))
+        indexed.append(len({hit.chunk_id for hit in found} & set(truth)) / len(truth))
+        found = search.keyword_search(words, None, 10)
+        pruned.append(len({hit.chunk_id for hit in found} & set(truth)) / len(truth))
+    return {
+        "keyword_top10_overlap": round(statistics.mean(indexed), 4) if indexed else None,
+        "keyword_top10_overlap_sql_path": round(statistics.mean(pruned), 4) if pruned else None,
+    }
+
+
+# Run in a fresh process, as a gunicorn worker: load the app, answer keyword questions (opening
+# the index), report memory. RssFile counts the index's pages mapped in; they are shared with
+# every other worker through the page cache (Pss splits shared pages between the processes).
+WORKER_PROBE = """
+import json, sys
+from django.core.wsgi import get_wsgi_application
+
+def memory():
+    status = dict(line.split(":", 1) for line in open("/proc/self/status"))
+    rollup = dict(line.split(":", 1) for line in open("/proc/self/smaps_rollup").readlines()[1:])
+    return {name.lower() + "_mb": round(int(value.split()[0]) / 1024, 1)
+            for name, value in [*status.items(), *rollup.items()] if name in ("VmRSS", "RssAnon", "RssFile", "Pss")}
+
+get_wsgi_application()
+from rag.retrieval import retrieve
+before = memory()
+for words in json.load(sys.stdin):
+    retrieve(words, top_k=10, retrievers=("keyword",))
+print(json.dumps({"app_loaded": before, "index_open": memory()}))
+"""
+
+
+def worker_memory(asked: list[tuple[str, list[float]]]) -> dict:
+    """Memory of a process that loads the app and answers the questions from the keyword index."""
+    env = {**os.environ, "EMBEDDING_BACKEND": "none", "LOG_LEVEL": "WARNING"}
+    words = json.dumps([w for w, _ in asked])
+    done = subprocess.run(
+        [sys.executable, "-c", WORKER_PROBE], input=words, env=env, cwd=ROOT, capture_output=True, text=True
+    )
+    if done.returncode:
+        raise RuntimeError(f"the worker probe failed: {done.stderr[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def p50_p95(values: list[float]) -> dict:
+    return {"p50_ms": round(percentile(values, 50), 1), "p95_ms": round(percentile(values, 95), 1)}
+
+
 def measure(size: int, count: int, dims: int, ef_values: list[int]) -> dict:
     from rag import retrieval
 
     started = time.perf_counter()
     build(size, dims)
     build_s = time.perf_counter() - started
+    keyword_index = build_keyword_index()
     asked = queries(count, dims)
     vectors = dict(asked)
     retrieval.embed_query = vectors.__getitem__  # the synthetic query vectors stand in for a model
@@ -172,6 +270,7 @@ def measure(size: int, count: int, dims: int, ef_values: list[int]) -> dict:
             found, ms = vector_top10(vector, dims, exact=False, ef_search=ef)
             times.append(ms)
             recalls.append(len(set(found) & set(truth)) / len(truth))
+    sql_path, overlap, memory = with_sql_path(asked), keyword_overlap(asked), worker_memory(asked)
 
     def summary(values: list[float]) -> dict:
         return {"p50_ms": round(percentile(values, 50), 1), "p95_ms": round(percentile(values, 95), 1)}
@@ -181,6 +280,10 @@ def measure(size: int, count: int, dims: int, ef_values: list[int]) -> dict:
         "build_s": round(build_s, 1),
         "hybrid": summary(hybrid),
         "keyword only": summary(keyword),
+        **sql_path,
+        **overlap,
+        "keyword_index": keyword_index,
+        "worker_memory": memory,
         "vector top-10, HNSW": summary(hnsw),
         "vector top-10, exact": summary(exact),
         "hnsw_recall@10": round(statistics.mean(recall), 4),
@@ -189,6 +292,27 @@ def measure(size: int, count: int, dims: int, ef_values: list[int]) -> dict:
             for ef, (times, recalls) in by_ef.items()
         },
     }
+
+
+def print_keyword_figures(results: list[dict]) -> None:
+    print(
+        f"{'chunks':>9} {'hybrid p50/p95 ms':>18} {'keyword p50/p95':>16} {'SQL path: hybrid':>17} "
+        f"{'keyword':>16} {'top-10 overlap':>15} {'(SQL path)':>10} {'index build s':>13} {'MB':>6} "
+        f"{'worker RSS / Pss MB':>19}"
+    )
+    for r in results:
+        mem = r["worker_memory"]["index_open"]
+        cells = [
+            f"{r[c]['p50_ms']} / {r[c]['p95_ms']}"
+            for c in ("hybrid", "keyword only", "hybrid, SQL path", "keyword only, SQL path")
+        ]
+        print(
+            f"{r['chunks']:>9,} {cells[0]:>18} {cells[1]:>16} {cells[2]:>17} {cells[3]:>16} "
+            f"{r['keyword_top10_overlap']!s:>15} {r['keyword_top10_overlap_sql_path']!s:>10} "
+            f"{r['keyword_index']['build_s']:>13} {r['keyword_index']['size_mb']:>6} "
+            f"{mem['vmrss_mb']:>10} / {mem['pss_mb']:<7}"
+        )
+    print()
 
 
 def main() -> None:
@@ -201,6 +325,7 @@ def main() -> None:
     args = parser.parse_args()
     ef_values = [int(v) for v in args.ef_search.split(",") if v]
     os.environ["EMBEDDING_DIMENSIONS"] = str(args.dims)
+    os.environ["KEYWORD_INDEX_DIR"] = tempfile.mkdtemp(prefix="latency-keyword-index-")
     random.seed(7)
     results = []
     with throwaway_database():
@@ -210,8 +335,10 @@ def main() -> None:
         for size in (int(s) for s in args.sizes.split(",")):
             results.append(measure(size, args.queries, args.dims, ef_values))
             print(f"{size:,} chunks measured", flush=True)
+    shutil.rmtree(os.environ["KEYWORD_INDEX_DIR"], ignore_errors=True)
     print(f"\n{args.queries} queries per size, {args.dims}-dim vectors, top 10\n")
     columns = ["hybrid", "keyword only", "vector top-10, HNSW", "vector top-10, exact"]
+    print_keyword_figures(results)
     print(
         f"{'chunks':>9} {'build s':>8} "
         + " ".join(f"{c + ' p50/p95 ms':>30}" for c in columns)

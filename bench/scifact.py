@@ -66,6 +66,7 @@ def run(args) -> None:
     from django.conf import settings
 
     from rag.retrieval import retrieve
+    from toolkit import keyword_index
     from toolkit.chunking import ChunkDraft
     from toolkit.embeddings import embed_with_cache, get_embedder
     from toolkit.ingestion import write_chunks
@@ -103,6 +104,7 @@ def run(args) -> None:
         vectors, _ = embed_with_cache(embedder, texts)
     write_chunks(document, drafts, vectors)
     document.save()
+    keyword_index.build(document.pk)  # as ingestion does
     doc_ids = {
         chunk_id: corpus[ordinal]["_id"] for chunk_id, ordinal in document.chunks.values_list("id", "ordinal")
     }

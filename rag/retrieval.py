@@ -12,7 +12,7 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import cache
 
-from toolkit import search
+from toolkit import keyword_index, search
 from toolkit.embeddings import EmbeddingError, content_hash, get_embedder
 
 logger = logging.getLogger(__name__)
@@ -89,7 +89,8 @@ def retrieve(
         notes.append(f"vector search skipped: {error}")
         logger.warning("vector search skipped: %s", error)
     pool = max(top_k * 4, 40)
-    keyword = search.keyword_search(query, document_ids, pool)
+    candidates = keyword_index.candidates(query, document_ids, at_least=pool)
+    keyword = search.keyword_search(query, document_ids, pool, candidates)
     nearest = search.vector_search(vector, document_ids, pool) if vector is not None else []
     ranked_by: list[tuple[float, list]] = []
     if "keyword" in retrievers or vector is None:

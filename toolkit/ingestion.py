@@ -1,4 +1,5 @@
-"""The ingestion pipeline, forward only: parse → chunk → embed → write, then ready or failed.
+"""The ingestion pipeline, forward only: parse → chunk → embed → write (and build the keyword
+index), then ready or failed.
 
 `ingest` turns a stored version (toolkit.uploads) into chunks; `reembed` recomputes a ready
 version's vectors. Chunks are written in one transaction, so a failed run never leaves a
@@ -14,6 +15,7 @@ from django.conf import settings
 from django.db import models, transaction
 from django.utils import timezone
 
+from toolkit import keyword_index
 from toolkit.chunking import ChunkDraft, chunk_blocks, content_hash
 from toolkit.docx_parser import parse_docx
 from toolkit.docx_validation import DocxRejected, validate_docx
@@ -99,6 +101,17 @@ def _embed(
     return vectors, stats
 
 
+def _build_keyword_index(document: ToolkitVersion) -> None:
+    # Before the version can be activated, so that it never answers without its index; inside the
+    # transaction, which it can outlive (a rollback leaves an index of chunks that do not exist:
+    # out of date, so the next search of the version queues a rebuild).
+    try:
+        with transaction.atomic():  # a savepoint: a failed build leaves the ingestion's transaction usable
+            keyword_index.build(document.pk)
+    except Exception:  # derived data: without it the version answers through the SQL path
+        logger.exception("could not build the keyword index of version %s", document.pk)
+
+
 def _start(document: ToolkitVersion) -> None:
     now = timezone.now()
     ToolkitVersion.objects.filter(pk=document.pk).update(
@@ -143,6 +156,7 @@ def ingest(document: ToolkitVersion, on_progress: Progress = lambda done, total:
                     "updated_at",
                 ]
             )  # fmt: skip
+            _build_keyword_index(document)
             has_active = document.toolkit.versions.filter(is_active=True).exclude(pk=document.pk).exists()
             if document.activate_when_ready or not has_active:
                 document.activate()

@@ -8,7 +8,8 @@ of ts_rank, which has no notion of how rare a word is.
 Vector side: cosine distance on the HNSW index for the configured dimension, with ef_search
 set per query and iterative index scans so that the version filter does not starve results.
 Fusing the two rankings is the caller's business (rag/retrieval.py); this module is the only
-one outside migrations that names the toolkit's tables in SQL.
+one outside migrations that names the toolkit's tables in SQL, besides the two that maintain an
+index (toolkit.vector_index, toolkit.keyword_index).
 """
 
 import math
@@ -23,6 +24,7 @@ BM25_K1 = 1.2
 BM25_B = 0.75
 HEADING_BOOST = 2  # extra occurrences counted for a term that appears in the heading path
 PRUNE_ABOVE_CHUNKS = 20_000  # from this many chunks on, candidates come from the rarer query terms
+NEVER_PRUNE = 2**62  # PRUNE_ABOVE_CHUNKS when the keyword index already chose the candidates
 
 SCOPE_ACTIVE = "SELECT id FROM toolkit_documents WHERE is_active AND status = 'ready'"
 SCOPE_CHOSEN = "SELECT id FROM toolkit_documents WHERE id = ANY(%(version_ids)s) AND status = 'ready'"
@@ -33,6 +35,15 @@ class KeywordHit:
     chunk_id: int
     rank: int
     score: float
+
+
+@dataclass
+class KeywordCandidates:
+    """The chunks the keyword side scores (from toolkit.keyword_index): the listed chunks, and
+    every matching chunk of the versions listed as unindexed (their index is unusable)."""
+
+    chunk_ids: list[int]
+    unindexed_version_ids: list[int]
 
 
 @dataclass
@@ -123,9 +134,7 @@ match_terms AS (
 matches AS (
     SELECT c.id, c.search_vector FROM toolkit_chunks c
     WHERE c.document_id IN (SELECT id FROM scope)
-      AND c.search_vector @@ (
-          SELECT to_tsquery('simple', string_agg(quote_literal(term), ' | ')) FROM match_terms
-      )
+      AND {chunks}
 ),
 keyword AS (
     SELECT id, score, row_number() OVER (ORDER BY score DESC, id) AS rank FROM (
@@ -170,25 +179,68 @@ JOIN toolkits t ON t.id = d.toolkit_id
 WHERE c.id = ANY(%s)"""
 
 
+# The chunks the keyword side scores ({chunks} in KEYWORD_SQL's matches CTE): those holding one
+# of the question's terms, found through the GIN index; or the keyword index's candidates, and
+# those holding a term in the versions without a usable index. A format-time switch, not a
+# parameter: the GIN condition must be gone from the plan when candidates are given (on 100k
+# chunks it alone cost 8 ms, and its row estimate of 1 made PostgreSQL spill the scoring to disk).
+HOLDING_A_TERM = (
+    "c.search_vector @@ "
+    "(SELECT to_tsquery('simple', string_agg(quote_literal(term), ' | ')) FROM match_terms)"
+)
+CANDIDATES = "c.id = ANY(%(candidates)s::bigint[])"
+CANDIDATES_OR_UNINDEXED = (
+    f"({CANDIDATES} OR c.document_id = ANY(%(unindexed)s::bigint[]) AND {HOLDING_A_TERM})"
+)
+
+
 def _scope(version_ids: list[int] | None) -> str:
     return SCOPE_CHOSEN if version_ids is not None else SCOPE_ACTIVE
 
 
-def keyword_search(query: str, version_ids: list[int] | None, limit: int) -> list[KeywordHit]:
-    """The `limit` best chunks by BM25 among the ready versions given (None: the active ones)."""
+def keyword_search(
+    query: str,
+    version_ids: list[int] | None,
+    limit: int,
+    candidates: KeywordCandidates | None = None,
+    *,
+    exhaustive: bool = False,
+) -> list[KeywordHit]:
+    """The `limit` best chunks by BM25 among the ready versions given (None: the active ones),
+    scoring only the `candidates` if given. `exhaustive`: score every matching chunk, even in a
+    large collection (the reference the benchmarks compare with)."""
     params = {
         "query": query,
         "version_ids": version_ids,
         "k1": BM25_K1,
         "b": BM25_B,
         "heading_boost": HEADING_BOOST,
-        "prune_above": PRUNE_ABOVE_CHUNKS,
         "pool": limit,
+        **candidate_params(candidates, exhaustive),
     }
+    sql = KEYWORD_SQL.format(scope=_scope(version_ids), chunks=chunks_scored(candidates))
     with connection.cursor() as cursor:
-        cursor.execute(KEYWORD_SQL.format(scope=_scope(version_ids)), params)
+        cursor.execute(sql, params)
         rows = cursor.fetchall()
     return [KeywordHit(chunk_id=i, rank=rank, score=float(score)) for i, rank, score in rows]
+
+
+def chunks_scored(candidates: KeywordCandidates | None) -> str:
+    """KEYWORD_SQL's {chunks}: which chunks the keyword side scores."""
+    if candidates is None:
+        return HOLDING_A_TERM
+    return CANDIDATES_OR_UNINDEXED if candidates.unindexed_version_ids else CANDIDATES
+
+
+def candidate_params(candidates: KeywordCandidates | None, exhaustive: bool = False) -> dict:
+    """KEYWORD_SQL's parameters for the chunks it may score."""
+    # Chosen candidates need no pruning; versions without a usable index are searched as before.
+    prune = not exhaustive and (candidates is None or bool(candidates.unindexed_version_ids))
+    return {
+        "prune_above": PRUNE_ABOVE_CHUNKS if prune else NEVER_PRUNE,
+        "candidates": None if candidates is None else list(candidates.chunk_ids),
+        "unindexed": [] if candidates is None else list(candidates.unindexed_version_ids),
+    }
 
 
 def vector_search(vector: list[float], version_ids: list[int] | None, limit: int) -> list[VectorHit]:

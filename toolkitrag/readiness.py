@@ -1,9 +1,12 @@
-"""What /ready checks: the database answers, pgvector is installed, no migration is pending."""
+"""What /ready checks: the database answers, pgvector is installed, no migration is pending; and
+what it warns about: Redis unreachable, a keyword index unusable."""
 
 from django.conf import settings
 from django.core.cache import cache
 from django.db import DatabaseError, connection
 from django.db.migrations.executor import MigrationExecutor
+
+from toolkit import keyword_index
 
 
 def readiness_problems() -> list[str]:
@@ -30,6 +33,10 @@ def readiness_problems() -> list[str]:
 
 def readiness_warnings() -> list[str]:
     """What works in a degraded way: not a reason to take the instance out of service."""
+    return _cache_warnings() + keyword_index.problems()
+
+
+def _cache_warnings() -> list[str]:
     client = getattr(cache, "client", None)  # django-redis
     if client is None:
         return []

@@ -317,6 +317,12 @@ RAG_VECTOR_WEIGHT = env.float("RAG_VECTOR_WEIGHT", default=0.3)
 # HNSW candidates per query (pgvector's default is 40). bench/latency.py, recall@10 of the top 10:
 # 100k chunks 0.915 at 40, 0.995 at 100; 1M chunks 0.80 at 100, 0.90 at 200, 0.97 at 800 (p95 33 ms).
 RAG_HNSW_EF_SEARCH = env.int("RAG_HNSW_EF_SEARCH", default=100)
+# Keyword search scores (BM25, in SQL) only each version's top KEYWORD_CANDIDATES chunks by its
+# keyword index (toolkit/keyword_index.py, derived data rebuilt from the database); 0: score every
+# matching chunk (slow on large collections).
+KEYWORD_CANDIDATES = env.int("KEYWORD_CANDIDATES", default=200)
+# Next to MEDIA_ROOT by default: in production under /srv/toolkitrag/var, which the services may write.
+KEYWORD_INDEX_DIR = env.str("KEYWORD_INDEX_DIR", default=str(Path(MEDIA_ROOT).parent / "keyword-index"))
 RAG_MAX_QUERY_CHARS = env.int("RAG_MAX_QUERY_CHARS", default=2000)
 
 # --- Strategy plans: per-user caps (strategies/plans.py; bench/plan_limits.py measures them) ---

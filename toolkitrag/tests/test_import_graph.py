@@ -36,16 +36,16 @@ def imported_modules(name: str, path: Path, modules: dict[str, Path]) -> set[str
             if node.level:
                 anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
                 base = ".".join([*anchor, *([base] if base else [])])
-            # `from toolkit import ingestion` imports the module toolkit.ingestion
-            candidates = [f"{base}.{alias.name}" for alias in node.names] + [base]
+            # `from toolkit import ingestion` imports the module toolkit.ingestion; `from
+            # toolkit.search import passages` the module toolkit.search (found by shortening)
+            candidates = [f"{base}.{alias.name}" for alias in node.names]
         else:
             continue
-        for candidate in candidates:
+        for candidate in candidates:  # each name: `from toolkit import keyword_index, search` is two edges
             while candidate and candidate not in modules:
                 candidate = candidate.rpartition(".")[0]
             if candidate and candidate != name:
                 found.add(candidate)
-                break
     return found
 
 

@@ -1,13 +1,14 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from toolkit import ingestion, tasks, vector_index
+from toolkit import ingestion, keyword_index, tasks, vector_index
 from toolkit.models import ToolkitVersion
 
 
 class Command(BaseCommand):
     help = (
-        "Re-parse and re-embed toolkit versions (or only re-embed), e.g. after changing the embedding model."
+        "Re-parse and re-embed toolkit versions (or only re-embed, or only rebuild keyword indexes), "
+        "e.g. after changing the embedding model."
     )
 
     def create_parser(self, prog_name, subcommand, **kwargs):
@@ -18,18 +19,27 @@ class Command(BaseCommand):
         target = parser.add_mutually_exclusive_group(required=True)
         target.add_argument("--version", type=int, help="the toolkit version's id (see the admin)")
         target.add_argument("--all", action="store_true", help="every version")
-        parser.add_argument(
+        only = parser.add_mutually_exclusive_group()
+        only.add_argument(
             "--embeddings-only", action="store_true", help="keep chunks, recompute their embeddings"
         )
+        only.add_argument(
+            "--keyword-only", action="store_true", help="keep chunks, rebuild their keyword indexes"
+        )
 
-    def handle(self, *args, version: int | None, all: bool, embeddings_only: bool, **options):
+    def handle(
+        self, *args, version: int | None, all: bool, embeddings_only: bool, keyword_only: bool, **options
+    ):
         documents = ToolkitVersion.objects.order_by("pk")
         if version is not None:
             documents = documents.filter(pk=version)
             if not documents.exists():
                 raise CommandError(f"No toolkit version with id {version}.")
-        if embeddings_only:
+        if embeddings_only or keyword_only:
             documents = documents.filter(status=ToolkitVersion.Status.READY)
+        if keyword_only:
+            self.rebuild_keyword_indexes(documents, remove_orphans=all)
+            return
 
         # A new EMBEDDING_DIMENSIONS needs its own HNSW index; vectors of the old dimension stay
         # out of it (and out of search) until they are re-embedded below.
@@ -59,3 +69,18 @@ class Command(BaseCommand):
         self.stdout.write(summary + (f"; {failed} failed." if failed else "."))
         if failed:
             raise CommandError(f"{failed} version(s) failed.")
+
+    def rebuild_keyword_indexes(self, documents, remove_orphans: bool) -> None:
+        removed = keyword_index.remove_orphans() if remove_orphans else 0
+        total = documents.count()
+        failed = 0
+        for document in documents:
+            try:
+                keyword_index.build(document.pk)
+            except Exception as error:  # the others are still worth rebuilding
+                failed += 1
+                self.stderr.write(f"{document}: {type(error).__name__}: {error}")
+        orphans = f"; removed {removed} of deleted versions" if removed else ""
+        self.stdout.write(f"Rebuilt the keyword index of {total - failed} of {total} version(s){orphans}.")
+        if failed:
+            raise CommandError(f"{failed} keyword index(es) failed.")

@@ -71,6 +71,19 @@ class Command(BaseCommand):
         self.stdout.write(f"Safety backup of the previous state: {safety.path}")
         what = backups.AS_BEFORE[mode].rsplit(" ", 1)[0]
         self.stdout.write(f"Restored the {what} from {path.name}; migrations are up to date.")
+        if backups.DUMP in backups.FILES_OF_MODE[mode]:
+            self.rebuild_keyword_indexes()
+
+    def rebuild_keyword_indexes(self) -> None:
+        # Derived data, not in backups: rebuilt from the restored chunks. Not part of the
+        # all-or-nothing restore: a version without its index still answers (SQL path).
+        try:
+            call_command("reindex", "--keyword-only", "--all", stdout=self.stdout, stderr=self.stderr)
+        except CommandError as error:
+            self.stderr.write(
+                f"Keyword indexes: {error} Those versions answer through the slower SQL path; "
+                "retry with `manage.py reindex --keyword-only --all`."
+            )
 
     def list_backups(self) -> None:
         found = backups.list_backups()

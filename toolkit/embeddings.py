@@ -24,12 +24,9 @@ from typing import Protocol
 from django.conf import settings
 
 from toolkit.chunking import content_hash, estimate_tokens
+from toolkit.embedding_errors import EmbeddingError
 
 logger = logging.getLogger(__name__)
-
-
-class EmbeddingError(RuntimeError):
-    """Embedding failed after retries; the message is fit to show an administrator."""
 
 
 class Embedder(Protocol):

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy
 
-from toolkit.embeddings import EmbeddingError
+from toolkit.embedding_errors import EmbeddingError
 
 MODEL_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
 TOKENIZER_PATH = Path(__file__).resolve().parent / "vendor" / "all-MiniLM-L6-v2" / "tokenizer.json"

@@ -300,6 +300,8 @@ EMBEDDING_MODEL = env.str(
 # Intra-op threads of the local model. One per query: with two, a busy 2-core machine answered
 # 10-20x slower (bench/embedding_speed.py); gunicorn's threads give the concurrency.
 EMBEDDING_THREADS = env.int("EMBEDDING_THREADS", default=1)
+if EMBEDDING_THREADS < 1:
+    raise ImproperlyConfigured("EMBEDDING_THREADS must be 1 or more")
 EMBEDDING_DIMENSIONS = env.int("EMBEDDING_DIMENSIONS", default=384)
 EMBEDDING_BATCH_SIZE = min(env.int("EMBEDDING_BATCH_SIZE", default=100), 100)
 EMBEDDING_BATCH_TOKENS = env.int("EMBEDDING_BATCH_TOKENS", default=8000)

@@ -1,12 +1,12 @@
 """How close the default ONNX int8 embedder's vectors are to sentence-transformers' fp32 ones.
 
-    .venv/bin/python bench/embedding_parity.py [--write-reference]
+    .venv/bin/python bench/embedding_parity.py [--write-reference] [--json bench/results/embedding_parity.json]
 
 Embeds the demo questions and the demo toolkit's chunks (some longer than the 256 tokens both
 truncate to) with both runtimes of all-MiniLM-L6-v2 and prints the cosine between each text's two
 vectors. Needs requirements-local.txt (torch). --write-reference stores the fp32 vectors of a few
 texts in toolkit/tests/data/, which toolkit/tests/test_onnx_embeddings.py compares against
-without torch. Results: bench/results/embedding_parity.json.
+without torch.
 """
 
 import argparse
@@ -57,6 +57,7 @@ def demo_texts() -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--write-reference", action="store_true")
+    parser.add_argument("--json", type=Path, default=ROOT / "bench" / "results" / "embedding_parity.json")
     args = parser.parse_args()
 
     import django
@@ -86,7 +87,7 @@ def main() -> None:
     print(f"cosine(int8 ONNX, fp32 sentence-transformers): min {result['min_cosine']:.4f}, "
           f"mean {result['mean_cosine']:.4f} (questions min {result['questions_min_cosine']:.4f}, "
           f"passages min {result['passages_min_cosine']:.4f})")  # fmt: skip
-    (ROOT / "bench" / "results" / "embedding_parity.json").write_text(json.dumps(result, indent=2) + "\n")
+    args.json.write_text(json.dumps(result, indent=2) + "\n")
 
     if args.write_reference:
         vectors = SentenceTransformersEmbedder("fp32", 384, str(get_model_path())).embed_batch(

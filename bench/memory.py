@@ -190,13 +190,13 @@ def main() -> None:
     )
     print("the task worker ingested a 60-section toolkit meanwhile. MB (PSS: shared pages split).\n")
     names = list(results[0]["processes"])
-    print(f"{'process':28}" + "".join(f"{r['backend'] + ' RSS':>24}{'PSS':>8}" for r in results))
+    print(f"{'process':28}" + "".join(f"{r['backend'] + ' RSS':>28}{'PSS':>8}" for r in results))
     for name in names:
         print(f"{name:28}" + "".join(
-            f"{r['processes'].get(name, {}).get('rss_mb', '-'):>24}{r['processes'].get(name, {}).get('pss_mb', '-'):>8}"
+            f"{r['processes'].get(name, {}).get('rss_mb', '-'):>28}{r['processes'].get(name, {}).get('pss_mb', '-'):>8}"
             for r in results
         ))  # fmt: skip
-    print(f"{'whole stack':28}" + "".join(f"{r['total_rss_mb']:>24}{r['total_pss_mb']:>8}" for r in results))
+    print(f"{'whole stack':28}" + "".join(f"{r['total_rss_mb']:>28}{r['total_pss_mb']:>8}" for r in results))
     for r in results:
         verdict = "within" if r["total_pss_mb"] <= GOAL_MB else "OVER"
         print(f"{r['backend']}: whole stack {r['total_pss_mb']} MB PSS, {verdict} the {GOAL_MB} MB goal; "

@@ -99,8 +99,8 @@ def _load(threads: int) -> LoadedModel:
     tokenizer.no_padding()  # the file pads everything to 128; we pad each batch to its longest
 
     options = onnxruntime.SessionOptions()
-    # Two threads per query were 10-20x slower than one on a busy 2-core machine (issue 19);
-    # concurrency comes from gunicorn's threads sharing this session instead.
+    # One thread by default: a second gained nothing on a busy 2-core machine (torch's was ~20x
+    # slower); concurrency comes from gunicorn's threads sharing this session instead.
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL

@@ -297,8 +297,9 @@ EMBEDDING_MODEL = env.str(
     if EMBEDDING_BACKEND == "local"
     else "text-embedding-3-small",
 )
-# Intra-op threads of the local model. One per query: with two, a busy 2-core machine answered
-# 10-20x slower (bench/embedding_speed.py); gunicorn's threads give the concurrency.
+# Intra-op threads of the local model. One: on a busy 2-core machine a second thread gained
+# nothing with onnxruntime and made torch ~20x slower (bench/embedding_speed.py); gunicorn's
+# threads and workers give the concurrency.
 EMBEDDING_THREADS = env.int("EMBEDDING_THREADS", default=1)
 if EMBEDDING_THREADS < 1:
     raise ImproperlyConfigured("EMBEDDING_THREADS must be 1 or more")

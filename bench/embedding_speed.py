@@ -118,9 +118,7 @@ def main() -> None:
             print(f"{runtime:22} {threads:>7} {row['query_p50_ms']:>7} {row['query_p95_ms']:>7} "
                   f"{row['chunks_per_s']:>9} {row['rss_mb']:>7} {row['load_average']:>5}")  # fmt: skip
     args.json.write_text(json.dumps({"cpus": os.cpu_count(), "rows": rows}, indent=2) + "\n")
-    print(
-        f"({rows[0]['passages']} {rows[0]['passages_source']} per run; written to {args.json.relative_to(ROOT)})"
-    )
+    print(f"({rows[0]['passages']} {rows[0]['passages_source']} per run; written to {args.json})")
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
-# ToolkitRAG: `make run` serves the app, `make test` runs every test, `make test-fast` all but the
-# system tests. Needs only python3 (3.11+).
+# ToolkitRAG: `make run` serves the app (hybrid search with the local ONNX embedding model when no
+# OPENAI_API_KEY is set), `make test` runs every test, `make test-fast` all but the system tests.
+# Needs only python3 (3.11+).
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -22,7 +23,8 @@ $(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(PY)
 
 install: $(VENV)/.installed
 
-# Optional local embedding model (sentence-transformers, CPU); `make test` then runs its tests too.
+# Optional: the sentence-transformers runtime (torch, ~750 MB) for EMBEDDING_LOCAL_RUNTIME=
+# sentence-transformers; `make test` then runs its tests too. Local embeddings work without it.
 install-local: $(VENV)/.installed
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-local.txt
 

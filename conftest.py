@@ -131,6 +131,17 @@ def no_external_models(settings) -> None:
 
 
 @pytest.fixture
+def local_embeddings(settings) -> None:
+    """Embeddings as a fresh install without an API key makes them: all-MiniLM-L6-v2 (int8) on
+    onnxruntime, in this process (loaded once per test session)."""
+    settings.EMBEDDING_BACKEND = "local"
+    settings.EMBEDDING_LOCAL_RUNTIME = "onnx"
+    settings.EMBEDDING_MODEL = "all-MiniLM-L6-v2-int8"
+    settings.EMBEDDING_DIMENSIONS = 384
+    settings.EMBEDDING_THREADS = 1
+
+
+@pytest.fixture
 def fake_openai(settings) -> Iterator[FakeOpenAI]:
     """A local OpenAI-compatible server, with the app configured to embed through it."""
     server = FakeOpenAI(dimensions=settings.EMBEDDING_DIMENSIONS).start()

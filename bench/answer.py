@@ -101,7 +101,7 @@ def run(args) -> None:
     settings.EMBEDDING_MODEL, settings.CHAT_MODEL = "bench-embedding", "bench-chat"
     settings.EMBEDDING_BACKEND = {"none": "none", "fake": "openai", "local": "local"}[args.embeddings]
     if args.embeddings == "local":
-        settings.EMBEDDING_MODEL = "all-MiniLM-L6-v2"
+        settings.EMBEDDING_MODEL = settings.LOCAL_MODEL_NAME[settings.EMBEDDING_LOCAL_RUNTIME]
     settings.CHAT_BACKEND = "none"
 
     data = json.loads(SQUAD.read_text())["data"]

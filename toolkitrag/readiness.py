@@ -1,5 +1,5 @@
 """What /ready checks: the database answers, pgvector is installed, no migration is pending; and
-what it warns about: Redis unreachable, a keyword index unusable."""
+what it warns about: Redis unreachable, a keyword index unusable, the embedding model."""
 
 from django.conf import settings
 from django.core.cache import cache
@@ -7,6 +7,7 @@ from django.db import DatabaseError, connection
 from django.db.migrations.executor import MigrationExecutor
 
 from toolkit import keyword_index
+from toolkit.embedding_checks import embedding_warnings
 
 
 def readiness_problems() -> list[str]:
@@ -33,7 +34,7 @@ def readiness_problems() -> list[str]:
 
 def readiness_warnings() -> list[str]:
     """What works in a degraded way: not a reason to take the instance out of service."""
-    return _cache_warnings() + keyword_index.problems()
+    return _cache_warnings() + keyword_index.problems() + embedding_warnings()
 
 
 def _cache_warnings() -> list[str]:

@@ -271,15 +271,38 @@ INGESTION_STALE_MINUTES = env.int("INGESTION_STALE_MINUTES", default=15)
 # --- LLM and embeddings (any OpenAI-compatible server) -------------------------------------
 OPENAI_API_KEY = env.str("OPENAI_API_KEY", default="")
 OPENAI_BASE_URL = env.str("OPENAI_BASE_URL", default="") or None
-# openai | local | none; by default openai when a key is set, otherwise none (keyword-only).
-EMBEDDING_BACKEND = env.str("EMBEDDING_BACKEND", default="openai" if OPENAI_API_KEY else "none")
+# openai | local | none; by default openai when a key is set, otherwise local (this machine's CPU).
+EMBEDDING_BACKEND = env.str("EMBEDDING_BACKEND", default="openai" if OPENAI_API_KEY else "local")
 if EMBEDDING_BACKEND not in ("openai", "local", "none"):
     raise ImproperlyConfigured("EMBEDDING_BACKEND must be openai, local or none")
+# local backend: a sentence-transformers model directory (EMBEDDING_LOCAL_RUNTIME=sentence-transformers).
+EMBEDDING_MODEL_PATH = env.str("EMBEDDING_MODEL_PATH", default="")
+# onnx: the pinned int8 all-MiniLM-L6-v2 on onnxruntime (default install, no torch);
+# sentence-transformers: requirements-local.txt, for EMBEDDING_MODEL_PATH or the fp32 model.
+EMBEDDING_LOCAL_RUNTIME = env.str(
+    "EMBEDDING_LOCAL_RUNTIME", default="sentence-transformers" if EMBEDDING_MODEL_PATH else "onnx"
+)
+if EMBEDDING_LOCAL_RUNTIME not in ("onnx", "sentence-transformers"):
+    raise ImproperlyConfigured("EMBEDDING_LOCAL_RUNTIME must be onnx or sentence-transformers")
+if EMBEDDING_LOCAL_RUNTIME == "onnx" and EMBEDDING_MODEL_PATH:
+    raise ImproperlyConfigured(
+        "EMBEDDING_MODEL_PATH is read by EMBEDDING_LOCAL_RUNTIME=sentence-transformers only; "
+        "the onnx runtime runs its pinned model"
+    )
+# The name vectors are cached and recorded under: int8 vectors differ slightly from fp32 ones.
+LOCAL_MODEL_NAME = {"onnx": "all-MiniLM-L6-v2-int8", "sentence-transformers": "all-MiniLM-L6-v2"}
 EMBEDDING_MODEL = env.str(
     "EMBEDDING_MODEL",
-    default="all-MiniLM-L6-v2" if EMBEDDING_BACKEND == "local" else "text-embedding-3-small",
+    default=LOCAL_MODEL_NAME[EMBEDDING_LOCAL_RUNTIME]
+    if EMBEDDING_BACKEND == "local"
+    else "text-embedding-3-small",
 )
-EMBEDDING_MODEL_PATH = env.str("EMBEDDING_MODEL_PATH", default="")  # local backend: a model directory
+# Intra-op threads of the local model. One: on a busy 2-core machine a second thread gained
+# nothing with onnxruntime and made torch ~20x slower (bench/embedding_speed.py); gunicorn's
+# threads and workers give the concurrency.
+EMBEDDING_THREADS = env.int("EMBEDDING_THREADS", default=1)
+if EMBEDDING_THREADS < 1:
+    raise ImproperlyConfigured("EMBEDDING_THREADS must be 1 or more")
 EMBEDDING_DIMENSIONS = env.int("EMBEDDING_DIMENSIONS", default=384)
 EMBEDDING_BATCH_SIZE = min(env.int("EMBEDDING_BATCH_SIZE", default=100), 100)
 EMBEDDING_BATCH_TOKENS = env.int("EMBEDDING_BATCH_TOKENS", default=8000)

@@ -8,6 +8,8 @@ kernel enforces for these directives of UNIT_FILE, then execs COMMAND:
   SystemCallErrorNumber=            groups systemd uses (`systemd-analyze syscall-filter`)
 - RestrictAddressFamilies=        seccomp: socket() with any other family fails with EAFNOSUPPORT
 - UMask=                          umask()
+- MemoryDenyWriteExecute=true     prctl(PR_SET_MDWE), the same rule in the kernel (Linux 6.3+;
+                                  on an older kernel, which lacks it, the stand-in leaves it out)
 
 It proves that the app's code runs inside those rules (the ones most likely to break a Python
 program: a syscall or socket family it needs). It does not reproduce the mount namespace
@@ -98,6 +100,13 @@ def apply(unit_file: Path) -> None:
     no_new_privileges = directives.get("NoNewPrivileges", ["false"])[-1] == "true"
     if no_new_privileges and libc.prctl(38, 1, 0, 0, 0) != 0:  # PR_SET_NO_NEW_PRIVS
         raise OSError(ctypes.get_errno(), "PR_SET_NO_NEW_PRIVS failed")
+    memory_deny_write_execute = directives.get("MemoryDenyWriteExecute", ["false"])[-1] == "true"
+    if (
+        memory_deny_write_execute
+        and libc.prctl(65, 1, 0, 0, 0) != 0  # PR_SET_MDWE, REFUSE_EXEC_GAIN
+        and ctypes.get_errno() != errno.EINVAL  # EINVAL: a kernel before 6.3, which lacks it
+    ):
+        raise OSError(ctypes.get_errno(), "PR_SET_MDWE failed")
     seccomp = ctypes.CDLL("libseccomp.so.2", use_errno=True)
     seccomp.seccomp_init.restype = ctypes.c_void_p
     seccomp.seccomp_syscall_resolve_name.argtypes = [ctypes.c_char_p]

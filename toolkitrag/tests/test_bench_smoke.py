@@ -3,6 +3,7 @@
 No timing is asserted: benchmarks measure, tests check that they still work.
 """
 
+import importlib.util
 import json
 import re
 import shutil
@@ -99,6 +100,38 @@ def test_latency_bench_measures_hnsw_against_exact(tmp_path):
     (size,) = json.loads(out.read_text())["sizes"]
     assert size["chunks"] == 300 and 0 <= size["hnsw_recall@10"] <= 1
     assert size["hybrid"]["p95_ms"] > 0 and size["vector top-10, exact"]["p50_ms"] > 0
+
+
+def test_embedding_speed_bench_times_questions_and_passages(tmp_path):
+    out = tmp_path / "embedding_speed.json"
+    args = ["--runtimes", "onnx", "--threads", "1", "--passages", "10", "--json", str(out)]
+    result = run_bench("embedding_speed.py", *args)
+    assert result.returncode == 0, result.stderr[-3000:]
+    (row,) = json.loads(out.read_text())["rows"]
+    assert row["runtime"] == "onnx" and row["passages"] == 10
+    assert row["query_p95_ms"] > 0 and row["chunks_per_s"] > 0 and row["rss_mb"] > 0
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("sentence_transformers") is None,
+    reason="compares with sentence-transformers (make install-local)",
+)
+def test_embedding_parity_bench_compares_onnx_with_fp32(tmp_path):
+    out = tmp_path / "embedding_parity.json"
+    result = run_bench("embedding_parity.py", "--json", str(out))
+    assert result.returncode == 0, result.stderr[-3000:]
+    figures = json.loads(out.read_text())
+    assert figures["texts"] >= 45 and 0.99 < figures["min_cosine"] <= figures["mean_cosine"] <= 1.0
+
+
+def test_memory_bench_measures_the_stack_with_the_local_model(tmp_path):
+    out = tmp_path / "memory.json"
+    args = ["--chunks", "0", "--questions", "4", "--backends", "local", "--json", str(out)]
+    result = run_bench("memory.py", *args, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    (run,) = json.loads(out.read_text())["runs"]
+    assert run["answers"] == 4 and run["embedding_model"] == "all-MiniLM-L6-v2-int8 (384d)"
+    assert run["processes"]["gunicorn worker 1"]["pss_mb"] > 0 and run["total_pss_mb"] > 0
 
 
 def test_concurrency_bench_streams_through_gunicorn(tmp_path):

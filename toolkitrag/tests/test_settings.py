@@ -108,12 +108,44 @@ def test_secret_can_come_from_a_file(tmp_path):
         ("DATABASE_URL", "postgresql://u@h:port/db", "DATABASE_URL is malformed"),
         ("ENV", "production", "ENV must be 'dev' or 'prod'"),
         ("LOG_FORMAT", "xml", "LOG_FORMAT must be 'json' or 'text'"),
+        ("EMBEDDING_LOCAL_RUNTIME", "torch", "EMBEDDING_LOCAL_RUNTIME must be onnx or sentence-transformers"),
+        ("EMBEDDING_THREADS", "0", "EMBEDDING_THREADS must be 1 or more"),
     ],
 )
 def test_malformed_values_are_errors_not_silent_defaults(name, value, message):
     result = run_django({name: value}, "check")
     assert result.returncode != 0
     assert message in result.stderr
+
+
+def embedding_settings(env: dict[str, str]) -> list[str]:
+    script = (
+        "from django.conf import settings as s; "
+        "print(s.EMBEDDING_BACKEND, s.EMBEDDING_LOCAL_RUNTIME, s.EMBEDDING_MODEL, s.EMBEDDING_THREADS)"
+    )
+    result = run_django(env, "shell", "--no-imports", "-c", script)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.split()
+
+
+def test_without_an_api_key_embeddings_are_local_on_onnxruntime():
+    assert embedding_settings({}) == ["local", "onnx", "all-MiniLM-L6-v2-int8", "1"]
+    assert embedding_settings({"OPENAI_API_KEY": "sk-test"})[:1] == ["openai"]
+    # A model directory of one's own is a sentence-transformers model; its vectors are another model's.
+    assert embedding_settings({"EMBEDDING_MODEL_PATH": "/srv/models/e5"})[1:3] == [
+        "sentence-transformers",
+        "all-MiniLM-L6-v2",
+    ]
+
+
+def test_onnx_runtime_with_a_model_directory_is_refused():
+    result = run_django(
+        {"EMBEDDING_MODEL_PATH": "/srv/models/e5", "EMBEDDING_LOCAL_RUNTIME": "onnx"}, "check"
+    )
+    assert result.returncode != 0
+    assert (
+        "EMBEDDING_MODEL_PATH is read by EMBEDDING_LOCAL_RUNTIME=sentence-transformers only" in result.stderr
+    )
 
 
 def test_strict_booleans_accept_the_usual_spellings(monkeypatch):

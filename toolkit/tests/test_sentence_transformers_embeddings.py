@@ -16,9 +16,10 @@ def cosine(a, b):
     return sum(x * y for x, y in zip(a, b, strict=True))
 
 
-def test_local_model_embeds_offline_with_meaningful_similarity(settings, monkeypatch):
+def test_sentence_transformers_runtime_embeds_offline_with_meaningful_similarity(settings, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # prove nothing is fetched
     settings.EMBEDDING_BACKEND = "local"
+    settings.EMBEDDING_LOCAL_RUNTIME = "sentence-transformers"
     settings.EMBEDDING_MODEL = "all-MiniLM-L6-v2"
     settings.EMBEDDING_DIMENSIONS = 384
     embedder = get_embedder()

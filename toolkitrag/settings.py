@@ -317,6 +317,15 @@ RAG_VECTOR_WEIGHT = env.float("RAG_VECTOR_WEIGHT", default=0.3)
 # HNSW candidates per query (pgvector's default is 40). bench/latency.py, recall@10 of the top 10:
 # 100k chunks 0.915 at 40, 0.995 at 100; 1M chunks 0.80 at 100, 0.90 at 200, 0.97 at 800 (p95 33 ms).
 RAG_HNSW_EF_SEARCH = env.int("RAG_HNSW_EF_SEARCH", default=100)
+# Collections of RAG_HNSW_LARGE_CHUNKS chunks or more (all versions in the index) search wider.
+RAG_HNSW_LARGE_CHUNKS = env.int("RAG_HNSW_LARGE_CHUNKS", default=500_000)
+RAG_HNSW_EF_SEARCH_LARGE = env.int("RAG_HNSW_EF_SEARCH_LARGE", default=800)
+# HNSW graph build parameters (pgvector's defaults are 16 and 64); a change is applied by the
+# next `manage.py reindex`, which rebuilds the index (toolkit/vector_index.py).
+RAG_HNSW_M = env.int("RAG_HNSW_M", default=16)
+RAG_HNSW_EF_CONSTRUCTION = env.int("RAG_HNSW_EF_CONSTRUCTION", default=64)
+# maintenance_work_mem while the index builds: the graph of 1M 384-dim chunks needs about X GB.
+RAG_HNSW_BUILD_MEMORY = env.str("RAG_HNSW_BUILD_MEMORY", default="2GB")
 RAG_MAX_QUERY_CHARS = env.int("RAG_MAX_QUERY_CHARS", default=2000)
 
 # --- Strategy plans: per-user caps (strategies/plans.py; bench/plan_limits.py measures them) ---

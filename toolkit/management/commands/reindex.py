@@ -32,10 +32,12 @@ class Command(BaseCommand):
             documents = documents.filter(status=ToolkitVersion.Status.READY)
 
         # A new EMBEDDING_DIMENSIONS needs its own HNSW index; vectors of the old dimension stay
-        # out of it (and out of search) until they are re-embedded below.
+        # out of it (and out of search) until they are re-embedded below. New build parameters
+        # (RAG_HNSW_M, RAG_HNSW_EF_CONSTRUCTION) rebuild it too.
         dimensions = settings.EMBEDDING_DIMENSIONS
         if vector_index.ensure_index(dimensions):
-            self.stdout.write(f"Built the vector index for {dimensions}-dimensional embeddings.")
+            built = ", ".join(f"{k}={v}" for k, v in vector_index.configured_parameters().items())
+            self.stdout.write(f"Built the vector index for {dimensions}-dimensional embeddings ({built}).")
 
         total = documents.count()
         failed = 0

@@ -2,7 +2,18 @@
 vector top-10 with the HNSW index vs an exact scan, and HNSW recall@10 against exact.
 
     .venv/bin/python bench/latency.py [--sizes 10000,100000] [--queries 100] [--dims 384]
-        [--json bench/results/latency.json]
+        [--json bench/results/latency.json] [--data-dir /work/bench-data/latency]
+        [--recall-queries 200 --ef-search 100,400 --iterative-scan relaxed_order,strict_order]
+        [--hnsw-m 16 --hnsw-ef-construction 200] [--hnsw-only]
+
+The database is throwaway unless --data-dir names a folder to keep it in (outside the repo: 1M
+chunks take ~4 GB): one database per size, reused by the next run with that folder, so a 1M run
+does not regenerate its chunks (~20 min), nor rebuild its HNSW index unless the build parameters
+differ (--hnsw-m/--hnsw-ef-construction, default RAG_HNSW_M/RAG_HNSW_EF_CONSTRUCTION). Set
+RAG_HNSW_BUILD_MEMORY (e.g. 6GB) so that a 1M-chunk graph is built in memory.
+--recall-queries N adds the HNSW study: N fixed query vectors, their exact top 10 (kept with the
+data), recall@10 and p50/p95 per --ef-search value and hnsw.iterative_scan mode, and the index's
+build parameters, build time and size; --hnsw-only runs just that.
 
 Synthetic data, generated inside PostgreSQL: each chunk has a 3-word heading and 60 words drawn
 from a Zipf-like 20,000-word vocabulary, and a unit vector scattered around one of 1,000 random
@@ -149,16 +160,16 @@ def queries(count: int, dims: int) -> list[tuple[str, list[float]]]:
 def vector_top10(
     vector: list[float], dims: int, exact: bool, ef_search: int | None = None
 ) -> tuple[list[int], float]:
-    from django.conf import settings
     from django.db import connection, transaction
+
+    from toolkit.vector_index import ef_search_for, indexed_chunks
 
     with transaction.atomic(), connection.cursor() as cursor:
         if exact:
             cursor.execute("SET LOCAL enable_indexscan = off")
         else:
-            cursor.execute(
-                f"SET LOCAL hnsw.ef_search = {int(ef_search or settings.RAG_HNSW_EF_SEARCH)}"
-            )  # as retrieve()
+            ef_search = ef_search or ef_search_for(indexed_chunks(dims))  # as retrieve()
+            cursor.execute(f"SET LOCAL hnsw.ef_search = {int(ef_search)}")
         began = time.perf_counter()
         cursor.execute(
             f"SELECT id FROM toolkit_chunks WHERE vector_dims(embedding) = {dims} "

@@ -58,11 +58,13 @@ def test_an_index_built_without_parameters_has_pgvectors_defaults(settings):
 def test_reindex_rebuilds_the_index_for_new_build_parameters(fake_openai, settings, capsys):
     document = ingest(make_docx(toolkit_spec()))
     settings.RAG_HNSW_M = settings.RAG_HNSW_M + 8
-    call_command("reindex", "--all", "--embeddings-only")
+    call_command("reindex", "--vector-index-only")
     assert "Built the vector index" in capsys.readouterr().out
     assert vector_index.index_parameters(settings.EMBEDDING_DIMENSIONS)["m"] == settings.RAG_HNSW_M
     # A fresh build counts its rows: the size ef_search_for is asked about.
     assert vector_index.indexed_chunks(settings.EMBEDDING_DIMENSIONS) == document.chunks.count() == 4
+    call_command("reindex", "--vector-index-only")
+    assert capsys.readouterr().out.strip() == "The vector index is up to date."
 
 
 def test_no_index_counts_as_empty():

@@ -18,11 +18,18 @@ class Command(BaseCommand):
         target = parser.add_mutually_exclusive_group(required=True)
         target.add_argument("--version", type=int, help="the toolkit version's id (see the admin)")
         target.add_argument("--all", action="store_true", help="every version")
+        target.add_argument(
+            "--vector-index-only",
+            action="store_true",
+            help="only rebuild the HNSW index if EMBEDDING_DIMENSIONS or RAG_HNSW_M/EF_CONSTRUCTION changed",
+        )
         parser.add_argument(
             "--embeddings-only", action="store_true", help="keep chunks, recompute their embeddings"
         )
 
-    def handle(self, *args, version: int | None, all: bool, embeddings_only: bool, **options):
+    def handle(
+        self, *args, version: int | None, all: bool, vector_index_only: bool, embeddings_only: bool, **options
+    ):
         documents = ToolkitVersion.objects.order_by("pk")
         if version is not None:
             documents = documents.filter(pk=version)
@@ -38,6 +45,10 @@ class Command(BaseCommand):
         if vector_index.ensure_index(dimensions):
             built = ", ".join(f"{k}={v}" for k, v in vector_index.configured_parameters().items())
             self.stdout.write(f"Built the vector index for {dimensions}-dimensional embeddings ({built}).")
+        elif vector_index_only:
+            self.stdout.write("The vector index is up to date.")
+        if vector_index_only:
+            return
 
         total = documents.count()
         failed = 0

@@ -82,7 +82,7 @@ def ensure_index(dimensions: int, using=connection) -> bool:
             # Inside a transaction with deferred FK checks still queued, PostgreSQL refuses to
             # build an index on the table; run those checks now.
             cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-        # The graph builds several times faster when it fits in memory (pgvector warns when not);
+        # pgvector builds the graph much faster when it fits in this memory (it warns when not);
         # the memory is taken as the graph grows, so a small collection takes little of it.
         cursor.execute(
             "SELECT set_config('maintenance_work_mem', %s, false)", [settings.RAG_HNSW_BUILD_MEMORY]

@@ -4,7 +4,18 @@ side with candidates from the keyword index (tantivy) and with today's SQL path 
 overlap with exhaustive BM25, the index's build time and size, and a worker's RSS with it open.
 
     .venv/bin/python bench/latency.py [--sizes 10000,100000] [--queries 100] [--dims 384]
-        [--json bench/results/latency.json]
+        [--json bench/results/latency.json] [--data-dir /work/bench-data/latency]
+        [--recall-queries 200 --ef-search 100,400 --iterative-scan relaxed_order,strict_order]
+        [--hnsw-m 16 --hnsw-ef-construction 200] [--hnsw-only]
+
+The database is throwaway unless --data-dir names a folder to keep it in (outside the repo: 1M
+chunks take ~4 GB): one database per size, reused by the next run with that folder, so a 1M run
+does not regenerate its chunks (~20 min), nor rebuild its HNSW index unless the build parameters
+differ (--hnsw-m/--hnsw-ef-construction, default RAG_HNSW_M/RAG_HNSW_EF_CONSTRUCTION). Set
+RAG_HNSW_BUILD_MEMORY (e.g. 6GB) so that a 1M-chunk graph is built in memory.
+--recall-queries N adds the HNSW study: N fixed query vectors, their exact top 10 (kept with the
+data), recall@10 and p50/p95 per --ef-search value and hnsw.iterative_scan mode, and the index's
+build parameters, build time and size; --hnsw-only runs just that.
 
 Synthetic data, generated inside PostgreSQL: each chunk has a 3-word heading and 60 words drawn
 from a Zipf-like 20,000-word vocabulary, and a unit vector scattered around one of 1,000 random
@@ -31,7 +42,7 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "toolkitrag.settings")
 os.environ.setdefault("LOG_LEVEL", "WARNING")
 
-from throwaway_database import throwaway_database  # noqa: E402 - bench/ is on sys.path
+from throwaway_database import kept_database, throwaway_database, use_database  # noqa: E402 - bench/ on sys.path
 
 VOCABULARY = 20_000
 # Embeddings of real text cluster by topic; uniformly random vectors have no neighbours worth the
@@ -67,12 +78,36 @@ def percentile(values: list[float], p: float) -> float:
 
 
 def build(size: int, dims: int) -> int:
-    """A ready, active version with `size` synthetic chunks; returns its id."""
+    """A ready, active version with `size` synthetic chunks; returns its id. Chunks already
+    generated for `size` (a kept data folder) are reused, and so is the HNSW index when its build
+    parameters are the configured ones (toolkit/vector_index.py rebuilds it otherwise)."""
+    from django.db import connection
+
+    from toolkit.models import ToolkitVersion
+    from toolkit.vector_index import ensure_index, index_name
+
+    ready = ToolkitVersion.objects.filter(version_tag=str(size), status="ready", chunk_count=size)
+    document = ready.get() if ready.exists() else fill(size, dims)
+    with connection.cursor() as cursor:
+        cursor.execute("SET max_parallel_maintenance_workers = 1")  # the leader works too: 2 cores
+    started = time.perf_counter()
+    if ensure_index(dims):
+        with connection.cursor() as cursor:
+            # Kept with the index, so that a later run reusing it can report how long it took.
+            cursor.execute(
+                f"COMMENT ON INDEX {index_name(dims)} IS 'built in {time.perf_counter() - started:.0f} s'"
+            )
+            cursor.execute("VACUUM ANALYZE toolkit_chunks")
+    return document.pk
+
+
+def fill(size: int, dims: int):
+    """Generate the synthetic chunks (no HNSW index yet: it is built once, after the rows are in)."""
     from django.db import connection
 
     from toolkit.models import Toolkit, ToolkitVersion
     from toolkit.search import record_term_statistics
-    from toolkit.vector_index import ensure_index, index_name
+    from toolkit.vector_index import index_name
 
     ToolkitVersion.objects.all().delete()
     document = ToolkitVersion.objects.create(
@@ -84,8 +119,9 @@ def build(size: int, dims: int) -> int:
     )
     with connection.cursor() as cursor:
         cursor.execute("SET maintenance_work_mem = '512MB'")
-        cursor.execute(f"DROP INDEX IF EXISTS {index_name(dims)}")  # built once, after the rows are in
+        cursor.execute(f"DROP INDEX IF EXISTS {index_name(dims)}")
         cursor.execute("DROP TABLE IF EXISTS centroids")
+        cursor.execute("DROP TABLE IF EXISTS bench_exact_top10")  # the nearest neighbours of old rows
         cursor.execute(CENTROIDS, {"dims": dims, "clusters": CLUSTERS})
         for first in range(0, size, 50_000):
             last = min(first + 50_000, size) - 1
@@ -102,11 +138,10 @@ def build(size: int, dims: int) -> int:
     ToolkitVersion.objects.filter(pk=document.pk).update(
         chunk_count=document.chunk_count, term_total=document.term_total
     )
-    ensure_index(dims)
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE toolkit_chunks")
         cursor.execute("VACUUM ANALYZE toolkit_term_stats")
-    return document.pk
+    return document
 
 
 def queries(count: int, dims: int) -> list[tuple[str, list[float]]]:
@@ -130,16 +165,16 @@ def queries(count: int, dims: int) -> list[tuple[str, list[float]]]:
 def vector_top10(
     vector: list[float], dims: int, exact: bool, ef_search: int | None = None
 ) -> tuple[list[int], float]:
-    from django.conf import settings
     from django.db import connection, transaction
+
+    from toolkit.vector_index import ef_search_for, indexed_chunks
 
     with transaction.atomic(), connection.cursor() as cursor:
         if exact:
             cursor.execute("SET LOCAL enable_indexscan = off")
         else:
-            cursor.execute(
-                f"SET LOCAL hnsw.ef_search = {int(ef_search or settings.RAG_HNSW_EF_SEARCH)}"
-            )  # as retrieve()
+            ef_search = ef_search or ef_search_for(indexed_chunks(dims))  # as retrieve()
+            cursor.execute(f"SET LOCAL hnsw.ef_search = {int(ef_search)}")
         began = time.perf_counter()
         cursor.execute(
             f"SELECT id FROM toolkit_chunks WHERE vector_dims(embedding) = {dims} "
@@ -315,6 +350,109 @@ def print_keyword_figures(results: list[dict]) -> None:
     print()
 
 
+# The app's vector query (toolkit/search.py): the active versions, the index's dimension.
+SCOPED_TOP10 = """
+SELECT id FROM toolkit_chunks
+WHERE document_id IN (SELECT id FROM toolkit_documents WHERE is_active AND status = 'ready')
+  AND vector_dims(embedding) = {dims}
+ORDER BY embedding::vector({dims}) <=> %s::vector({dims}) LIMIT 10"""
+
+
+def exact_top10(size: int, count: int, dims: int) -> list[tuple[list[float], list[int]]]:
+    """`count` fixed query vectors (near chunks picked by a seeded draw, as in `queries`) and their
+    true 10 nearest chunks by an exact scan: stored in the database, so that a kept data folder
+    computes them once (an exact scan takes seconds at 1M chunks)."""
+    from django.db import connection, transaction
+
+    draw = random.Random(size)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE TABLE IF NOT EXISTS bench_exact_top10 (n int PRIMARY KEY, vector text, ids int[])"
+        )
+        cursor.execute("SELECT vector, ids FROM bench_exact_top10 ORDER BY n LIMIT %s", [count])
+        stored = [(json.loads(vector), ids) for vector, ids in cursor.fetchall()]
+    for n in range(count):
+        ordinal = draw.randrange(size)
+        noise = [draw.gauss(0, 0.01) for _ in range(dims)]
+        if n < len(stored):
+            continue  # same draws as when it was stored, so that later queries stay the same
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SELECT embedding::text FROM toolkit_chunks WHERE ordinal = %s", [ordinal])
+            noisy = [x + e for x, e in zip(json.loads(cursor.fetchone()[0]), noise, strict=True)]
+            norm = sum(x * x for x in noisy) ** 0.5
+            vector = [x / norm for x in noisy]
+            cursor.execute("SET LOCAL enable_indexscan = off")
+            cursor.execute(SCOPED_TOP10.format(dims=dims), [str(vector)])
+            ids = [row[0] for row in cursor.fetchall()]
+            cursor.execute("INSERT INTO bench_exact_top10 VALUES (%s, %s, %s)", [n, str(vector), ids])
+        stored.append((vector, ids))
+    return stored
+
+
+def hnsw_recall(size: int, count: int, dims: int, ef_values: list[int], modes: list[str]) -> dict:
+    """HNSW recall@10 against exact and p50/p95 per ef_search and iterative scan mode, through
+    the app's query shape, with the index's build parameters, build time and size."""
+    from django.db import connection, transaction
+
+    from toolkit.vector_index import index_name, index_parameters
+
+    truths = exact_top10(size, count, dims)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_relation_size(%s::regclass), obj_description(%s::regclass, 'pg_class'), "
+            "(SELECT extversion FROM pg_extension WHERE extname = 'vector')",
+            [index_name(dims)] * 2,
+        )
+        index_bytes, comment, pgvector = cursor.fetchone()
+    # One untimed pass first: a server just started (a kept data folder) reads the index from
+    # disk on first use, which would be charged to whichever setting is measured first.
+    for vector, _ in truths:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(f"SET LOCAL hnsw.ef_search = {max(ef_values)}")
+            cursor.execute(SCOPED_TOP10.format(dims=dims), [str(vector)])
+    by_mode = {}
+    for mode in modes:
+        by_ef = {}
+        for ef in ef_values:
+            times, recalls = [], []
+            for vector, truth in truths:
+                with transaction.atomic(), connection.cursor() as cursor:
+                    cursor.execute(
+                        f"SET LOCAL hnsw.ef_search = {int(ef)}; SET LOCAL hnsw.iterative_scan = {mode}"
+                    )
+                    began = time.perf_counter()
+                    cursor.execute(SCOPED_TOP10.format(dims=dims), [str(vector)])
+                    found = [row[0] for row in cursor.fetchall()]
+                    times.append((time.perf_counter() - began) * 1000)
+                recalls.append(len(set(found) & set(truth)) / len(truth))
+            by_ef[str(ef)] = {
+                "p50_ms": round(percentile(times, 50), 1),
+                "p95_ms": round(percentile(times, 95), 1),
+                "recall@10": round(statistics.mean(recalls), 4),
+            }
+        by_mode[mode] = by_ef
+    return {
+        "pgvector": pgvector,
+        **index_parameters(dims),
+        "index_build": comment,
+        "index_mb": round(index_bytes / 2**20),
+        "queries": len(truths),
+        "by_iterative_scan": by_mode,
+    }
+
+
+def print_hnsw(size: int, study: dict) -> None:
+    print(
+        f"\n{size:,} chunks, HNSW m={study['m']} ef_construction={study['ef_construction']} "
+        f"({study['index_build'] or 'build time not recorded'}, {study['index_mb']:,} MB, pgvector "
+        f"{study['pgvector']}), {study['queries']} queries, recall@10 against exact:"
+    )
+    for mode, by_ef in study["by_iterative_scan"].items():
+        for ef, figures in by_ef.items():
+            print(f"  iterative_scan {mode:<13} ef_search {ef:>5}: p50 {figures['p50_ms']:>6} / "
+                  f"p95 {figures['p95_ms']:>6} ms, recall@10 {figures['recall@10']:.4f}")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10000,100000")
@@ -322,20 +460,61 @@ def main() -> None:
     parser.add_argument("--dims", type=int, default=384)
     parser.add_argument("--ef-search", default="", help="also measure HNSW top-10 at these ef_search values")
     parser.add_argument("--json", type=Path)
+    parser.add_argument(
+        "--data-dir", type=Path, help="keep the database in this folder and reuse the data built there"
+    )
+    parser.add_argument("--hnsw-m", type=int, help="HNSW build parameter m (default: RAG_HNSW_M)")
+    parser.add_argument(
+        "--hnsw-ef-construction", type=int, help="HNSW build parameter (default: RAG_HNSW_EF_CONSTRUCTION)"
+    )
+    parser.add_argument(
+        "--recall-queries",
+        type=int,
+        default=0,
+        help="HNSW recall study: this many queries, exact top 10 kept",
+    )
+    parser.add_argument(
+        "--iterative-scan", default="relaxed_order", help="recall study: these hnsw.iterative_scan modes"
+    )
+    parser.add_argument("--hnsw-only", action="store_true", help="only the recall study, no latency figures")
     args = parser.parse_args()
     ef_values = [int(v) for v in args.ef_search.split(",") if v]
     os.environ["EMBEDDING_DIMENSIONS"] = str(args.dims)
     os.environ["KEYWORD_INDEX_DIR"] = tempfile.mkdtemp(prefix="latency-keyword-index-")
     random.seed(7)
-    results = []
-    with throwaway_database():
+    results, studies = [], {}
+    database = kept_database(args.data_dir) if args.data_dir else throwaway_database()
+    with database:
         from django.conf import settings
 
         settings.EMBEDDING_DIMENSIONS = args.dims
+        if args.hnsw_m:
+            settings.RAG_HNSW_M = args.hnsw_m
+        if args.hnsw_ef_construction:
+            settings.RAG_HNSW_EF_CONSTRUCTION = args.hnsw_ef_construction
         for size in (int(s) for s in args.sizes.split(",")):
-            results.append(measure(size, args.queries, args.dims, ef_values))
+            if args.data_dir:
+                use_database(f"latency_{size}")  # one database per size, so each is kept
+            if not args.hnsw_only:
+                results.append(measure(size, args.queries, args.dims, ef_values))
+            if args.recall_queries:
+                build(size, args.dims)  # already done by measure; reused
+                modes = args.iterative_scan.split(",")
+                studies[size] = hnsw_recall(
+                    size, args.recall_queries, args.dims, ef_values or [settings.RAG_HNSW_EF_SEARCH], modes
+                )
+                print_hnsw(size, studies[size])
             print(f"{size:,} chunks measured", flush=True)
     shutil.rmtree(os.environ["KEYWORD_INDEX_DIR"], ignore_errors=True)
+    for r in results:
+        if r["chunks"] in studies:
+            r["hnsw_recall_study"] = studies[r["chunks"]]
+    if args.hnsw_only:
+        if args.json:
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+            payload = {"dims": args.dims, "sizes": [{"chunks": n, **st} for n, st in studies.items()]}
+            args.json.write_text(json.dumps(payload, indent=2) + "\n")
+        return
     print(f"\n{args.queries} queries per size, {args.dims}-dim vectors, top 10\n")
     columns = ["hybrid", "keyword only", "vector top-10, HNSW", "vector top-10, exact"]
     print_keyword_figures(results)

@@ -42,3 +42,37 @@ def use_retrieval(embeddings: str, vector_weight: float | None = None) -> None:
         settings.EMBEDDING_MODEL = settings.LOCAL_MODEL_NAME[settings.EMBEDDING_LOCAL_RUNTIME]
     if vector_weight is not None:
         settings.RAG_VECTOR_WEIGHT = vector_weight
+
+
+@contextmanager
+def kept_database(folder: Path) -> Iterator[Path]:
+    """Like throwaway_database, but in `folder`, which is kept (server stopped) for the next run."""
+    folder = Path(folder).expanduser().resolve()
+    folder.mkdir(parents=True, exist_ok=True)
+    os.environ["EMBEDDED_PGDATA"] = str(folder / "pgdata")
+    os.environ["MEDIA_ROOT"] = str(folder / "media")
+    # One plain connection, so that a run can switch it to another database (see use_database).
+    os.environ["DATABASE_POOL_SIZE"] = "0"
+    try:
+        import django
+
+        django.setup()
+        yield folder
+    finally:
+        from django.db import connections
+
+        from toolkitrag.embedded_db import server
+
+        connections.close_all()
+        server.stop(folder / "pgdata")
+
+
+def use_database(name: str) -> None:
+    """Point Django's connection at database `name` on the same server (created and migrated
+    when new); for kept_database, which holds one database per data set."""
+    from django.core.management import call_command
+    from django.db import connection
+
+    connection.close()
+    connection.settings_dict["NAME"] = name
+    call_command("migrate", verbosity=0)

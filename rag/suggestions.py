@@ -42,6 +42,8 @@ GATE_SETTINGS = (
     "RAG_TOP_K",
     "RAG_VECTOR_WEIGHT",
     "RAG_HNSW_EF_SEARCH",
+    "RAG_HNSW_EF_SEARCH_LARGE",
+    "RAG_HNSW_LARGE_CHUNKS",
 )
 
 # A section number before the heading's words: never the first letter of a word ("Identifying",

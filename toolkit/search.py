@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import connection, transaction
 
+from toolkit import vector_index
 from toolkit.models import ToolkitVersion
 
 BM25_K1 = 1.2
@@ -250,9 +251,9 @@ def vector_search(vector: list[float], version_ids: list[int] | None, limit: int
     sql = VECTOR_SQL.format(scope=_scope(version_ids), dims=dims)
     params = {"vector": str(vector), "version_ids": version_ids, "pool": limit}
     with transaction.atomic(), connection.cursor() as cursor:
-        # Per query: a wider HNSW search than the default 40, and iterative scans so that
-        # filtering to the versions searched still yields `limit` neighbours.
-        ef_search = max(limit, settings.RAG_HNSW_EF_SEARCH)
+        # Per query: a wider HNSW search than the default 40 (wider still for a large index),
+        # and iterative scans so that filtering to the versions searched still yields `limit`.
+        ef_search = max(limit, vector_index.ef_search_for(vector_index.indexed_chunks(dims)))
         cursor.execute(
             f"SET LOCAL hnsw.ef_search = {ef_search}; SET LOCAL hnsw.iterative_scan = relaxed_order"
         )

@@ -337,8 +337,10 @@ RAG_MIN_HYBRID_SUPPORT = env.float("RAG_MIN_HYBRID_SUPPORT", default=1.6)
 # On SQuAD with all-MiniLM-L6-v2, hit@1 was 0.743 at 1.0, 0.807 at 0.5, 0.837 at 0.25 (keyword
 # alone 0.873): a small model must not outvote BM25. Tune per model with bench/answer.py.
 RAG_VECTOR_WEIGHT = env.float("RAG_VECTOR_WEIGHT", default=0.3)
-# HNSW candidates per query (pgvector's default is 40). bench/latency.py, recall@10 of the top 10:
-# 100k chunks 0.915 at 40, 0.995 at 100; 1M chunks 0.80 at 100, 0.90 at 200, 0.97 at 800 (p95 33 ms).
+# HNSW candidates per query (pgvector's default is 40); toolkit/vector_index.ef_search_for picks
+# RAG_HNSW_EF_SEARCH_LARGE from RAG_HNSW_LARGE_CHUNKS chunks in the index (all versions) upwards.
+# bench/latency.py, recall@10 of the top 10: 100k chunks 0.995 at 100; 1M chunks (graph built with
+# ef_construction 200) 0.985 at 100, 0.9995 at 200 (docs/benchmarks.md, "HNSW at 1M chunks").
 RAG_HNSW_EF_SEARCH = env.int("RAG_HNSW_EF_SEARCH", default=100)
 # Keyword search scores (BM25, in SQL) only each version's top KEYWORD_CANDIDATES chunks by its
 # keyword index (toolkit/keyword_index.py, derived data rebuilt from the database); 0: score every
@@ -346,6 +348,16 @@ RAG_HNSW_EF_SEARCH = env.int("RAG_HNSW_EF_SEARCH", default=100)
 KEYWORD_CANDIDATES = env.int("KEYWORD_CANDIDATES", default=200)
 # Next to MEDIA_ROOT by default: in production under /srv/toolkitrag/var, which the services may write.
 KEYWORD_INDEX_DIR = env.str("KEYWORD_INDEX_DIR", default=str(Path(MEDIA_ROOT).parent / "keyword-index"))
+RAG_HNSW_LARGE_CHUNKS = env.int("RAG_HNSW_LARGE_CHUNKS", default=500_000)
+RAG_HNSW_EF_SEARCH_LARGE = env.int("RAG_HNSW_EF_SEARCH_LARGE", default=200)
+# HNSW graph build parameters (pgvector's defaults: 16 and 64). At 1M chunks ef_construction 64
+# capped recall@10 at 0.95 whatever ef_search; 200 gave 0.9995, building 1.6x as long. A change
+# takes effect at `manage.py reindex --vector-index-only`, which rebuilds the index.
+RAG_HNSW_M = env.int("RAG_HNSW_M", default=16)
+RAG_HNSW_EF_CONSTRUCTION = env.int("RAG_HNSW_EF_CONSTRUCTION", default=200)
+# maintenance_work_mem while the index builds, taken only as the graph grows: an estimated
+# ~2.5 GB holds 1M 384-dim chunks at m 16 (pgvector builds much faster when the graph fits).
+RAG_HNSW_BUILD_MEMORY = env.str("RAG_HNSW_BUILD_MEMORY", default="3GB")
 RAG_MAX_QUERY_CHARS = env.int("RAG_MAX_QUERY_CHARS", default=2000)
 
 # --- Strategy plans: per-user caps (strategies/plans.py; bench/plan_limits.py measures them) ---

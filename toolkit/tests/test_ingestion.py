@@ -325,7 +325,9 @@ def test_reindex_unknown_version_is_a_clear_error():
 def test_reindex_takes_one_version_or_all_and_its_version_flag_is_not_djangos():
     with pytest.raises(CommandError, match="not allowed with"):
         call_command("reindex", "--version", "1", "--all")
-    with pytest.raises(CommandError, match="one of the arguments --version --all is required"):
+    with pytest.raises(
+        CommandError, match="one of the arguments --version --all --vector-index-only is required"
+    ):
         call_command("reindex")
 
 

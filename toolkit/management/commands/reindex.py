@@ -19,6 +19,11 @@ class Command(BaseCommand):
         target = parser.add_mutually_exclusive_group(required=True)
         target.add_argument("--version", type=int, help="the toolkit version's id (see the admin)")
         target.add_argument("--all", action="store_true", help="every version")
+        target.add_argument(
+            "--vector-index-only",
+            action="store_true",
+            help="only rebuild the HNSW index if EMBEDDING_DIMENSIONS or RAG_HNSW_M/EF_CONSTRUCTION changed",
+        )
         only = parser.add_mutually_exclusive_group()
         only.add_argument(
             "--embeddings-only", action="store_true", help="keep chunks, recompute their embeddings"
@@ -28,7 +33,14 @@ class Command(BaseCommand):
         )
 
     def handle(
-        self, *args, version: int | None, all: bool, embeddings_only: bool, keyword_only: bool, **options
+        self,
+        *args,
+        version: int | None,
+        all: bool,
+        vector_index_only: bool,
+        embeddings_only: bool,
+        keyword_only: bool,
+        **options,
     ):
         documents = ToolkitVersion.objects.order_by("pk")
         if version is not None:
@@ -42,10 +54,16 @@ class Command(BaseCommand):
             return
 
         # A new EMBEDDING_DIMENSIONS needs its own HNSW index; vectors of the old dimension stay
-        # out of it (and out of search) until they are re-embedded below.
+        # out of it (and out of search) until they are re-embedded below. New build parameters
+        # (RAG_HNSW_M, RAG_HNSW_EF_CONSTRUCTION) rebuild it too.
         dimensions = settings.EMBEDDING_DIMENSIONS
         if vector_index.ensure_index(dimensions):
-            self.stdout.write(f"Built the vector index for {dimensions}-dimensional embeddings.")
+            built = ", ".join(f"{k}={v}" for k, v in vector_index.configured_parameters().items())
+            self.stdout.write(f"Built the vector index for {dimensions}-dimensional embeddings ({built}).")
+        elif vector_index_only:
+            self.stdout.write("The vector index is up to date.")
+        if vector_index_only:
+            return
 
         total = documents.count()
         failed = 0

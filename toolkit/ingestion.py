@@ -57,9 +57,18 @@ def fail(document: ToolkitVersion, message: str, *, keep_previous: bool = False)
     return document
 
 
+def chunk_title(document: ToolkitVersion) -> str:
+    """What every chunk of the version is keyword-searchable by besides its own words: the
+    toolkit's name, and the version's title when that says something else (migration 0009 fills
+    existing chunks the same way)."""
+    name = document.toolkit.name
+    return f"{name}\n{document.title}" if document.title and document.title != name else name
+
+
 def write_chunks(document: ToolkitVersion, drafts: list[ChunkDraft], vectors: list | None) -> None:
     """Replace the version's chunks (call inside a transaction) and record its term statistics."""
     document.chunks.all().delete()
+    title = chunk_title(document)
     Chunk.objects.bulk_create(
         [
             Chunk(
@@ -68,6 +77,7 @@ def write_chunks(document: ToolkitVersion, drafts: list[ChunkDraft], vectors: li
                 heading_path=draft.heading_path,
                 heading=draft.heading,
                 text=draft.text,
+                title=title,
                 token_count=draft.token_count,
                 block_start=draft.block_start,
                 block_end=draft.block_end,
@@ -128,9 +138,9 @@ def ingest(document: ToolkitVersion, on_progress: Progress = lambda done, total:
         vectors, stats = _embed(document, texts, on_progress)
         changes = document.compare_with_active(drafts)
         with transaction.atomic():
+            document.title = document.title or parsed.title  # before the chunks: they carry it
             write_chunks(document, drafts, vectors)
             document.status = ToolkitVersion.Status.READY
-            document.title = document.title or parsed.title
             document.changes = changes
             document.embeddings_computed = stats.computed
             document.embeddings_reused = stats.reused

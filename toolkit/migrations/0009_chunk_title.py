@@ -12,11 +12,18 @@ import django.contrib.postgres.indexes
 import django.contrib.postgres.search
 from django.db import migrations, models
 
+# toolkit.ingestion.chunk_title's rule: the toolkit's name, and the version's title unless it is
+# that name or the version's first heading.
 FILL_TITLES = """
-UPDATE toolkit_chunks c
-SET title = t.name || CASE WHEN d.title <> '' AND d.title <> t.name THEN E'\\n' || d.title ELSE '' END
-FROM toolkit_documents d JOIN toolkits t ON t.id = d.toolkit_id
-WHERE d.id = c.document_id
+UPDATE toolkit_chunks c SET title = v.title
+FROM (
+    SELECT d.id, t.name || CASE WHEN d.title NOT IN ('', t.name) AND d.title IS DISTINCT FROM (
+        SELECT f.heading_path[1] FROM toolkit_chunks f
+        WHERE f.document_id = d.id AND cardinality(f.heading_path) > 0 ORDER BY f.ordinal LIMIT 1
+    ) THEN E'\\n' || d.title ELSE '' END AS title
+    FROM toolkit_documents d JOIN toolkits t ON t.id = d.toolkit_id
+) v
+WHERE v.id = c.document_id
 """
 
 TERM_STATISTICS = """

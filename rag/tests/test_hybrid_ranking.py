@@ -7,7 +7,6 @@ no stop words) scores the other way round.
 """
 
 import pytest
-from django.db import connection, transaction
 
 from rag.retrieval import retrieve
 from toolkit import search
@@ -81,18 +80,3 @@ def test_without_embeddings_the_order_and_scores_are_bm25s(db):
         (hit.chunk_id, hit.score, hit.rank) for hit in bm25
     ]
     assert all(c.retrievers == ["keyword"] and c.vector_similarity is None for c in result.chunks)
-
-
-def test_the_hybrid_statement_can_use_the_hnsw_index(fake_openai, settings):
-    ingest_toolkit(SECTIONS)
-    sql = search.HYBRID_SQL.format(scope=search.SCOPE_ACTIVE, dims=settings.EMBEDDING_DIMENSIONS)
-    params = search._keyword_params(QUESTION, None, 100) | {
-        "vector": "[" + ",".join(["0.05"] * settings.EMBEDDING_DIMENSIONS) + "]",
-        "vector_weight": 0.5,
-        "limit": 5,
-    }
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SET LOCAL enable_seqscan = off")
-        cursor.execute("EXPLAIN " + sql, params)
-        plan = "\n".join(row[0] for row in cursor.fetchall())
-    assert "Index Scan using toolkit_chunks_embedding_hnsw_384" in plan

@@ -1,7 +1,7 @@
 """How to fuse the keyword and vector sides, and with what weight: a sweep on SciFact and SQuAD.
 
     .venv/bin/python bench/fusion_sweep.py --set scifact|squad [--weights 0.2,0.3,...]
-        [--limit N] [--json bench/results/fusion_sweep.json]
+        [--limit N] [--sample N] [--json bench/results/fusion_sweep.json]
 
 Indexes the data as bench/scifact.py and bench/squad.py do (local all-MiniLM-L6-v2), takes each
 question's keyword and vector candidates once from toolkit.search (the best 100 of each side, as
@@ -118,6 +118,8 @@ def run_squad(args) -> dict:
     from toolkit.models import Chunk
 
     articles, questions = load_squad(SQUAD, args.limit, None)
+    if args.sample:  # every n-th question, so that every article is asked about
+        questions = questions[:: max(1, len(questions) // args.sample)][: args.sample]
     ingest_articles(articles)
     chunks = {c.pk: c for c in Chunk.objects.all()}
     pairs = candidates([q for q, _ in questions])
@@ -139,6 +141,7 @@ def main() -> None:
     parser.add_argument("--set", choices=["scifact", "squad"], required=True)
     parser.add_argument("--weights", default="0.2,0.3,0.4,0.5,0.6,0.7")
     parser.add_argument("--limit", type=int, help="only N abstracts / N articles (smoke test)")
+    parser.add_argument("--sample", type=int, help="SQuAD: only N questions, spread over the articles")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args()
     args.weights = [float(w) for w in args.weights.split(",")]

@@ -8,7 +8,7 @@ chunk of one active toolkit version (heading = title), indexed exactly as ingest
 chunks (same table, tsvector and HNSW index), and the app's own `retrieve` ranks them: keyword
 only, vector only (the local all-MiniLM-L6-v2) and hybrid. Plain BM25 (bm25s, English stemming
 and stop words) over the same title + abstract texts runs in the same process as the baseline.
-Published figures are printed beside ours. Targets: hybrid >= 0.72, keyword >= plain BM25.
+Published figures are printed beside ours. Targets: hybrid >= 0.73 (issue 19), keyword >= plain BM25.
 """
 
 import argparse
@@ -161,7 +161,7 @@ def run(args) -> None:
     for name, ndcg in PUBLISHED.items():
         print(f"{'published: ' + name:<44} {ndcg:>8.4f}")
     if "hybrid" in figures:
-        print(f"\ntarget hybrid >= 0.72: {figures['hybrid']['ndcg@10']:.4f}")
+        print(f"\ntarget hybrid >= 0.73: {figures['hybrid']['ndcg@10']:.4f}")
     print(
         f"target keyword >= plain BM25: {figures['keyword']['ndcg@10']:.4f} vs "
         f"{figures['plain BM25 (bm25s)']['ndcg@10']:.4f}"

@@ -1,7 +1,7 @@
-"""Hybrid retrieval: toolkit.search's keyword (BM25) and vector rankings, fused here.
-
-The two rankings are fused with Reciprocal Rank Fusion (the vector side weighted by
-RAG_VECTOR_WEIGHT); how each side ranks, and the SQL on the toolkit's tables, is toolkit.search's.
+"""Retrieval: the question's embedding, then toolkit.search's hybrid search (BM25 and vector
+scores fused in one statement, the vector side weighted RAG_VECTOR_WEIGHT), or one side alone
+when there are no embeddings (or a benchmark asks for one). How each side ranks and fuses, and the
+SQL on the toolkit's tables, is toolkit.search's.
 """
 
 import logging
@@ -17,7 +17,10 @@ from toolkit.embeddings import EmbeddingError, content_hash, get_embedder
 
 logger = logging.getLogger(__name__)
 
-RRF_K = 30  # SciFact test: k=30 beat k=60 at every vector weight from 0.3 to 1.0 (docs/benchmarks.md)
+# Each side's candidates in hybrid search, whatever top_k: the fused order is computed over these
+# (each side's scores are normalised over its own), so a question's top 5 are the top 5 of its
+# top 100 and benchmarks that ask for 100 measure the order the chat gets.
+FUSION_POOL = 100
 
 
 @dataclass
@@ -30,7 +33,7 @@ class RetrievedChunk:
     heading: str
     heading_path: list[str]
     text: str
-    score: float  # fused (RRF) score
+    score: float  # hybrid: the fused score; one side alone: its BM25 score or cosine similarity
     keyword_rank: int | None = None
     keyword_score: float | None = None
     vector_rank: int | None = None
@@ -77,7 +80,7 @@ def retrieve(
 ) -> Retrieval:
     """The best `top_k` chunks for `query` from active versions (or the versions given).
 
-    `retrievers` narrows the fusion to one side (the benchmarks compare keyword, vector and hybrid).
+    `retrievers` narrows retrieval to one side (the benchmarks compare keyword, vector and hybrid).
     """
     started = time.perf_counter()
     notes: list[str] = []
@@ -88,29 +91,30 @@ def retrieve(
     except EmbeddingError as error:  # keyword search still answers
         notes.append(f"vector search skipped: {error}")
         logger.warning("vector search skipped: %s", error)
-    pool = max(top_k * 4, 40)
-    candidates = keyword_index.candidates(query, document_ids, at_least=pool)
-    keyword = search.keyword_search(query, document_ids, pool, candidates)
-    nearest = search.vector_search(vector, document_ids, pool) if vector is not None else []
-    ranked_by: list[tuple[float, list]] = []
-    if "keyword" in retrievers or vector is None:
-        ranked_by.append((1.0, keyword))
-    if vector is not None:
-        ranked_by.append((settings.RAG_VECTOR_WEIGHT, nearest))
-    fused: dict[int, float] = {}
-    for weight, hits in ranked_by:
-        for hit in hits:
-            fused[hit.chunk_id] = fused.get(hit.chunk_id, 0.0) + weight / (RRF_K + hit.rank)
-    best = sorted(fused, key=lambda chunk_id: (-fused[chunk_id], chunk_id))[:top_k]
-    passages = search.passages(best)
-    by_keyword = {hit.chunk_id: hit for hit in keyword}
-    by_vector = {hit.chunk_id: hit for hit in nearest}
+    hits: list[search.FusedHit]
+    if vector is not None and "keyword" in retrievers:
+        mode = "hybrid"
+        pool = max(top_k, FUSION_POOL)
+        candidates = keyword_index.candidates(query, document_ids, at_least=pool)
+        hits = search.hybrid_search(
+            query, vector, document_ids, top_k, pool, settings.RAG_VECTOR_WEIGHT, candidates
+        )
+    elif vector is not None:
+        mode = "vector"
+        nearest = search.vector_search(vector, document_ids, top_k)
+        hits = [search.FusedHit(hit.chunk_id, hit.similarity, None, hit) for hit in nearest]
+    else:
+        mode = "keyword"
+        candidates = keyword_index.candidates(query, document_ids, at_least=top_k)
+        keyword = search.keyword_search(query, document_ids, top_k, candidates)
+        hits = [search.FusedHit(hit.chunk_id, hit.score, hit, None) for hit in keyword]
+    passages = search.passages([hit.chunk_id for hit in hits])
     chunks = []
-    for chunk_id in best:
-        passage, k, v = passages[chunk_id], by_keyword.get(chunk_id), by_vector.get(chunk_id)
+    for hit in hits:
+        passage, k, v = passages[hit.chunk_id], hit.keyword, hit.vector
         chunks.append(
             RetrievedChunk(
-                chunk_id=chunk_id,
+                chunk_id=hit.chunk_id,
                 document_id=passage.version_id,
                 ordinal=passage.ordinal,
                 toolkit=passage.toolkit,
@@ -118,20 +122,13 @@ def retrieve(
                 heading=passage.heading,
                 heading_path=passage.heading_path,
                 text=passage.text,
-                score=fused[chunk_id],
+                score=hit.score,
                 keyword_rank=k.rank if k else None,
                 keyword_score=k.score if k else None,
                 vector_rank=v.rank if v else None,
                 vector_similarity=v.similarity if v else None,
             )
         )
-    mode = (
-        "hybrid"
-        if vector is not None and len(ranked_by) == 2
-        else "vector"
-        if vector is not None
-        else "keyword"
-    )
     return Retrieval(
         chunks=chunks,
         mode=mode,

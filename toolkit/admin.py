@@ -6,7 +6,7 @@ from django.http import HttpRequest, HttpResponseRedirect, JsonResponse
 from django.urls import path
 from django.utils.html import format_html, format_html_join
 
-from toolkit import uploads
+from toolkit import ingestion, uploads
 from toolkit.forms import VersionUploadForm
 from toolkit.models import Chunk, Toolkit, ToolkitVersion
 from toolkit.tasks import enqueue_ingestion
@@ -26,6 +26,12 @@ class ToolkitAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(version_count=Count("versions"))
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if change and "name" in form.changed_data:  # every chunk is keyword-searchable by the name
+            for version in obj.versions.all():
+                ingestion.retitle_chunks(version)
 
     @admin.display(description="versions", ordering="version_count")
     def version_count(self, toolkit: Toolkit) -> int:
@@ -94,7 +100,10 @@ class ToolkitVersionAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         if change:
-            return super().save_model(request, obj, form, change)
+            super().save_model(request, obj, form, change)
+            if "title" in form.changed_data:  # chunks are keyword-searchable by the title
+                ingestion.retitle_chunks(obj)
+            return None
         data = form.cleaned_data
         with transaction.atomic():
             toolkit = data["toolkit"] or Toolkit.objects.create(name=data["new_toolkit_name"].strip())

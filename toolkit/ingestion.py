@@ -59,9 +59,34 @@ def fail(document: ToolkitVersion, message: str, *, keep_previous: bool = False)
     return document
 
 
+def chunk_title(document: ToolkitVersion, first_heading: str) -> str:
+    """What every chunk of the version is keyword-searchable by besides its own words: the
+    toolkit's name, and the version's title when that says something else. A title that is only
+    the document's first heading (parse_docx's fallback) is left out: it names one section, not
+    the document, and would make every chunk match that section's words. Migration 0009 fills
+    existing chunks by the same rule."""
+    name, title = document.toolkit.name, document.title
+    return f"{name}\n{title}" if title and title not in (name, first_heading) else name
+
+
+def retitle_chunks(document: ToolkitVersion) -> None:
+    """After the toolkit was renamed or the version's title edited: the chunks' title, and the
+    term statistics that count its words."""
+    first = (
+        document.chunks.exclude(heading_path=[]).order_by("ordinal").values_list("heading_path", flat=True)
+    )
+    title = chunk_title(document, next(iter(first[:1]), [""])[0])
+    with transaction.atomic():
+        if document.chunks.exclude(title=title).update(title=title):
+            record_term_statistics(document)
+            document.save(update_fields=["chunk_count", "term_total"])
+
+
 def write_chunks(document: ToolkitVersion, drafts: list[ChunkDraft], vectors: list | None) -> None:
     """Replace the version's chunks (call inside a transaction) and record its term statistics."""
     document.chunks.all().delete()
+    first_heading = next((draft.heading_path[0] for draft in drafts if draft.heading_path), "")
+    title = chunk_title(document, first_heading)
     Chunk.objects.bulk_create(
         [
             Chunk(
@@ -70,6 +95,7 @@ def write_chunks(document: ToolkitVersion, drafts: list[ChunkDraft], vectors: li
                 heading_path=draft.heading_path,
                 heading=draft.heading,
                 text=draft.text,
+                title=title,
                 token_count=draft.token_count,
                 block_start=draft.block_start,
                 block_end=draft.block_end,
@@ -141,9 +167,9 @@ def ingest(document: ToolkitVersion, on_progress: Progress = lambda done, total:
         vectors, stats = _embed(document, texts, on_progress)
         changes = document.compare_with_active(drafts)
         with transaction.atomic():
+            document.title = document.title or parsed.title  # before the chunks: they carry it
             write_chunks(document, drafts, vectors)
             document.status = ToolkitVersion.Status.READY
-            document.title = document.title or parsed.title
             document.changes = changes
             document.embeddings_computed = stats.computed
             document.embeddings_reused = stats.reused

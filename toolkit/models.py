@@ -167,9 +167,14 @@ class Chunk(models.Model):
     # Dimension-free column: EMBEDDING_DIMENSIONS can change without a migration; the HNSW index
     # is built on a cast to the configured dimension (toolkit/vector_index.py).
     embedding = VectorField(null=True, blank=True)
+    # What the chunk belongs to, for keyword search only: its toolkit's name, and its version's
+    # title when that differs (toolkit.ingestion.chunk_title). A generated column cannot read
+    # another table, so it is stored here. Its words count as ordinary occurrences (weight C).
+    title = models.TextField(blank=True, default="", db_default="")
     search_vector = models.GeneratedField(
         expression=SearchVector("heading", weight="A", config="english")
-        + SearchVector("text", weight="B", config="english"),
+        + SearchVector("text", weight="B", config="english")
+        + SearchVector("title", weight="C", config="english"),
         output_field=SearchVectorField(),
         db_persist=True,
     )

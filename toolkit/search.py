@@ -7,9 +7,10 @@ at ingestion by `record_term_statistics`, below, and summed over the versions se
 of ts_rank, which has no notion of how rare a word is.
 Vector side: cosine distance on the HNSW index for the configured dimension, with ef_search
 set per query and iterative index scans so that the version filter does not starve results.
-Fusing the two rankings is the caller's business (rag/retrieval.py); this module is the only
-one outside migrations that names the toolkit's tables in SQL, besides the two that maintain an
-index (toolkit.vector_index, toolkit.keyword_index).
+Hybrid search fuses the two in the same statement (HYBRID_SQL: a weighted sum of each side's
+scores rescaled to 0..1 over its candidates). This module is the only one outside migrations that
+names the toolkit's tables in SQL, besides the two that maintain an index (toolkit.vector_index,
+toolkit.keyword_index).
 """
 
 import math
@@ -52,6 +53,14 @@ class VectorHit:
     chunk_id: int
     rank: int
     similarity: float
+
+
+@dataclass
+class FusedHit:
+    chunk_id: int
+    score: float  # HYBRID_SQL's fused score
+    keyword: KeywordHit | None  # None: not among the keyword side's candidates
+    vector: VectorHit | None
 
 
 @dataclass
@@ -120,7 +129,10 @@ idf AS (
     ) df
 )"""
 
-KEYWORD_SQL = (
+# The keyword ranking as CTEs: `matches` finds the chunks holding a question term, `keyword`
+# scores them with BM25 and keeps the best %(pool)s. Shared by the keyword-only and the hybrid
+# statements, so a change to how chunks are matched lands in one place.
+KEYWORD_CTES = (
     TERMS_CTE  # noqa: S608 - constant strings joined, no input
     + """,
 match_terms AS (
@@ -144,7 +156,8 @@ keyword AS (
                    + %(b)s::float * length(m.search_vector) / (SELECT avgdl FROM stats)))) AS score
         FROM matches m
         CROSS JOIN LATERAL (
-            -- a term in the heading (weight A) counts %(heading_boost)s times more than one in the text
+            -- a term in the heading (weight A) counts %(heading_boost)s times more than one in the
+            -- text or the title (weights B and C)
             SELECT lexeme, coalesce(array_length(positions, 1), 1)
                    + %(heading_boost)s * cardinality(array_positions(weights, 'A')) AS tf
             FROM unnest(m.search_vector)
@@ -152,19 +165,48 @@ keyword AS (
         JOIN idf ON idf.term = lex.lexeme
         GROUP BY m.id ORDER BY score DESC, m.id LIMIT %(pool)s
     ) scored
-)
-SELECT id, rank, score FROM keyword ORDER BY rank"""
+)"""
 )
 
-VECTOR_SQL = """
-WITH scope AS ({scope})
+KEYWORD_SQL = KEYWORD_CTES + "\nSELECT id, rank, score FROM keyword ORDER BY rank"
+
+# The vector side's nearest chunks, written so that the HNSW index of {dims} serves the ORDER BY:
+# the same cast and the same vector_dims predicate as the partial index (toolkit/vector_index.py).
+NEAREST_SELECT = """
 SELECT id, similarity, row_number() OVER (ORDER BY similarity DESC, id) AS rank FROM (
     SELECT c.id, 1 - ((c.embedding::vector({dims})) <=> %(vector)s::vector({dims})) AS similarity
     FROM toolkit_chunks c
     WHERE c.document_id IN (SELECT id FROM scope) AND vector_dims(c.embedding) = {dims}
     ORDER BY (c.embedding::vector({dims})) <=> %(vector)s::vector({dims}) LIMIT %(pool)s
-) nearest
-ORDER BY rank"""
+) nearest"""
+
+VECTOR_SQL = "WITH scope AS ({scope})" + NEAREST_SELECT + "\nORDER BY rank"
+
+# Hybrid: each side's scores are rescaled to 0..1 over its own pool (min-max; BM25 scores and cosine
+# similarities are on unrelated scales, and rescaling keeps how far apart the candidates are, which
+# reciprocal rank fusion threw away), then summed, the vector side weighted %(vector_weight)s and
+# the keyword side 1 - %(vector_weight)s. A chunk missing from a side's pool gets 0 there: when the
+# pool is full it scores at most the pool's last, which is the 0 of the scale; when the keyword pool
+# is not full, every chunk outside it holds none of the question's terms, so the keyword scale runs
+# from a BM25 score of 0, and a lone match (or a few equal ones) still counts fully.
+HYBRID_SQL = (
+    KEYWORD_CTES  # noqa: S608 - constant strings joined, no input
+    + """,
+vector AS ("""
+    + NEAREST_SELECT
+    + """
+),
+keyword_scale AS (
+    SELECT CASE WHEN count(*) < %(pool)s THEN 0 ELSE min(score) END AS low, max(score) AS high FROM keyword
+),
+vector_scale AS (SELECT min(similarity) AS low, max(similarity) AS high FROM vector)
+SELECT coalesce(k.id, v.id) AS id, k.rank, k.score, v.rank, v.similarity,
+       (1 - %(vector_weight)s::float) * coalesce((k.score - ks.low) / nullif(ks.high - ks.low, 0), 0)
+       + %(vector_weight)s::float
+         * coalesce((v.similarity - vs.low) / nullif(vs.high - vs.low, 0), 0) AS fused
+FROM keyword k FULL JOIN vector v ON v.id = k.id CROSS JOIN keyword_scale ks CROSS JOIN vector_scale vs
+ORDER BY fused DESC, id LIMIT %(limit)s"""
+)
 
 TERM_WEIGHTS_SQL = TERMS_CTE + "\nSELECT term, df, w, (SELECT n FROM stats) FROM idf"  # noqa: S608
 
@@ -199,6 +241,33 @@ def _scope(version_ids: list[int] | None) -> str:
     return SCOPE_CHOSEN if version_ids is not None else SCOPE_ACTIVE
 
 
+def _keyword_params(
+    query: str,
+    version_ids: list[int] | None,
+    pool: int,
+    candidates: KeywordCandidates | None = None,
+    exhaustive: bool = False,
+) -> dict:
+    return {
+        "query": query,
+        "version_ids": version_ids,
+        "k1": BM25_K1,
+        "b": BM25_B,
+        "heading_boost": HEADING_BOOST,
+        "pool": pool,
+        **candidate_params(candidates, exhaustive),
+    }
+
+
+def _widen_hnsw_search(cursor, pool: int) -> None:
+    # Per query (inside a transaction): a wider HNSW search than the default 40 (wider still for
+    # a large index), and iterative scans so that filtering to the versions searched still
+    # yields `pool` neighbours.
+    dims = int(settings.EMBEDDING_DIMENSIONS)
+    ef_search = max(pool, vector_index.ef_search_for(vector_index.indexed_chunks(dims)))
+    cursor.execute(f"SET LOCAL hnsw.ef_search = {ef_search}; SET LOCAL hnsw.iterative_scan = relaxed_order")
+
+
 def keyword_search(
     query: str,
     version_ids: list[int] | None,
@@ -210,18 +279,9 @@ def keyword_search(
     """The `limit` best chunks by BM25 among the ready versions given (None: the active ones),
     scoring only the `candidates` if given. `exhaustive`: score every matching chunk, even in a
     large collection (the reference the benchmarks compare with)."""
-    params = {
-        "query": query,
-        "version_ids": version_ids,
-        "k1": BM25_K1,
-        "b": BM25_B,
-        "heading_boost": HEADING_BOOST,
-        "pool": limit,
-        **candidate_params(candidates, exhaustive),
-    }
     sql = KEYWORD_SQL.format(scope=_scope(version_ids), chunks=chunks_scored(candidates))
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(sql, _keyword_params(query, version_ids, limit, candidates, exhaustive))
         rows = cursor.fetchall()
     return [KeywordHit(chunk_id=i, rank=rank, score=float(score)) for i, rank, score in rows]
 
@@ -247,19 +307,47 @@ def candidate_params(candidates: KeywordCandidates | None, exhaustive: bool = Fa
 def vector_search(vector: list[float], version_ids: list[int] | None, limit: int) -> list[VectorHit]:
     """The `limit` nearest chunks by cosine similarity among the ready versions given (None: the
     active ones), on the HNSW index of EMBEDDING_DIMENSIONS; other dimensions are left out."""
-    dims = int(settings.EMBEDDING_DIMENSIONS)
-    sql = VECTOR_SQL.format(scope=_scope(version_ids), dims=dims)
+    sql = VECTOR_SQL.format(scope=_scope(version_ids), dims=int(settings.EMBEDDING_DIMENSIONS))
     params = {"vector": str(vector), "version_ids": version_ids, "pool": limit}
     with transaction.atomic(), connection.cursor() as cursor:
-        # Per query: a wider HNSW search than the default 40 (wider still for a large index),
-        # and iterative scans so that filtering to the versions searched still yields `limit`.
-        ef_search = max(limit, vector_index.ef_search_for(vector_index.indexed_chunks(dims)))
-        cursor.execute(
-            f"SET LOCAL hnsw.ef_search = {ef_search}; SET LOCAL hnsw.iterative_scan = relaxed_order"
-        )
+        _widen_hnsw_search(cursor, limit)
         cursor.execute(sql, params)
         rows = cursor.fetchall()
     return [VectorHit(chunk_id=i, rank=rank, similarity=float(similarity)) for i, similarity, rank in rows]
+
+
+def hybrid_search(
+    query: str,
+    vector: list[float],
+    version_ids: list[int] | None,
+    limit: int,
+    pool: int,
+    vector_weight: float,
+    candidates: KeywordCandidates | None = None,
+) -> list[FusedHit]:
+    """The `limit` best chunks by the fused score of BM25 and cosine similarity (HYBRID_SQL), each
+    side taking its best `pool` chunks; `vector_weight` is the vector side's share (0 to 1)."""
+    sql = HYBRID_SQL.format(
+        scope=_scope(version_ids), dims=int(settings.EMBEDDING_DIMENSIONS), chunks=chunks_scored(candidates)
+    )
+    params = _keyword_params(query, version_ids, pool, candidates) | {
+        "vector": str(vector),
+        "vector_weight": vector_weight,
+        "limit": limit,
+    }
+    with transaction.atomic(), connection.cursor() as cursor:
+        _widen_hnsw_search(cursor, pool)
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    return [
+        FusedHit(
+            chunk_id=i,
+            score=float(fused),
+            keyword=KeywordHit(i, k_rank, float(k_score)) if k_rank is not None else None,
+            vector=VectorHit(i, v_rank, float(similarity)) if v_rank is not None else None,
+        )
+        for i, k_rank, k_score, v_rank, similarity, fused in rows
+    ]
 
 
 @dataclass

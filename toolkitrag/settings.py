@@ -333,9 +333,12 @@ RAG_UNKNOWN_TERM_WEIGHT = env.float("RAG_UNKNOWN_TERM_WEIGHT", default=1.5)
 # Depend on the embedding model (all-MiniLM-L6-v2's); recalibrate with bench/answer_quality.py.
 RAG_GATE_VECTOR_WEIGHT = env.float("RAG_GATE_VECTOR_WEIGHT", default=3.0)
 RAG_MIN_HYBRID_SUPPORT = env.float("RAG_MIN_HYBRID_SUPPORT", default=1.6)
-# Weight of the vector ranking against the keyword ranking (1.0) in reciprocal rank fusion.
-# On SQuAD with all-MiniLM-L6-v2, hit@1 was 0.743 at 1.0, 0.807 at 0.5, 0.837 at 0.25 (keyword
-# alone 0.873): a small model must not outvote BM25. Tune per model with bench/answer.py.
+# Weight of the vector side in hybrid retrieval (0-1; the keyword side gets 1 - this): each side's
+# scores are rescaled to 0..1 over its best 100 chunks and summed (toolkit/search.py). With
+# all-MiniLM-L6-v2 at 0.2 / 0.3 / 0.4 / 0.5 / 0.6: SciFact nDCG@10 0.719 / 0.730 / 0.735 / 0.730 /
+# 0.726; SQuAD hit@1 (1,200 questions) 0.849 / 0.852 / 0.845 / 0.835 / 0.808, BM25 alone 0.824:
+# SQuAD's questions share the passage's words, and a small model must not outvote BM25 there.
+# Tune per model with bench/fusion_sweep.py (docs/benchmarks.md).
 RAG_VECTOR_WEIGHT = env.float("RAG_VECTOR_WEIGHT", default=0.3)
 # HNSW candidates per query (pgvector's default is 40); toolkit/vector_index.ef_search_for picks
 # RAG_HNSW_EF_SEARCH_LARGE from RAG_HNSW_LARGE_CHUNKS chunks in the index (all versions) upwards.

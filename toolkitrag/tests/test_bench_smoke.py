@@ -82,6 +82,23 @@ def test_squad_bench_prints_its_last_line_in_the_agreed_format(tmp_path):
 
 
 @needs_shared
+def test_fusion_sweep_bench_compares_methods_and_weights(tmp_path):
+    out = tmp_path / "fusion_sweep.json"
+    args = ["--set", "squad", "--limit", "1", "--weights", "0.5", "--json", str(out)]
+    result = run_bench("fusion_sweep.py", *args)
+    assert result.returncode == 0, result.stderr[-3000:]
+    figures = json.loads(out.read_text())["figures"]
+    expected = {
+        "keyword only",
+        "vector only",
+        "rrf, w 0.5",
+        "min-max, zero, w 0.5",
+        "bm25 over the same chunks",
+    }
+    assert expected <= set(figures)
+
+
+@needs_shared
 def test_answer_bench_runs(tmp_path):
     result = run_bench("answer.py", "--articles", "2", "--questions", "10")
     assert result.returncode == 0, result.stderr[-3000:]

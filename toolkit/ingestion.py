@@ -80,6 +80,10 @@ def retitle_chunks(document: ToolkitVersion) -> None:
         if document.chunks.exclude(title=title).update(title=title):
             record_term_statistics(document)
             document.save(update_fields=["chunk_count", "term_total"])
+            # The keyword index holds the old title's words, and its fingerprint (chunk count and
+            # ids) cannot tell: rebuild it now, as ingestion does.
+            if document.status == ToolkitVersion.Status.READY:
+                _build_keyword_index(document)
 
 
 def write_chunks(document: ToolkitVersion, drafts: list[ChunkDraft], vectors: list | None) -> None:

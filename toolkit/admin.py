@@ -6,7 +6,7 @@ from django.http import HttpRequest, HttpResponseRedirect, JsonResponse
 from django.urls import path
 from django.utils.html import format_html, format_html_join
 
-from toolkit import uploads
+from toolkit import ingestion, uploads
 from toolkit.forms import VersionUploadForm
 from toolkit.models import Chunk, Toolkit, ToolkitVersion
 from toolkit.tasks import enqueue_ingestion
@@ -21,8 +21,18 @@ def error_excerpt(error: str) -> str:
 
 @admin.register(Toolkit)
 class ToolkitAdmin(admin.ModelAdmin):
-    list_display = ["name", "active_version", "version_count", "created_at"]
+    list_display = ["name", "language", "active_version", "version_count", "created_at"]
+    list_filter = ["language"]
     search_fields = ["name"]
+    fields = ["name", "description", "language"]
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if change and "language" in form.changed_data:  # in the admin's transaction, row locked
+            ingestion.apply_language(obj)
+            self.message_user(
+                request, f"Every version of {obj} is now searched in {obj.get_language_display()}."
+            )
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(version_count=Count("versions"))
@@ -97,7 +107,9 @@ class ToolkitVersionAdmin(admin.ModelAdmin):
             return super().save_model(request, obj, form, change)
         data = form.cleaned_data
         with transaction.atomic():
-            toolkit = data["toolkit"] or Toolkit.objects.create(name=data["new_toolkit_name"].strip())
+            toolkit = data["toolkit"] or Toolkit.objects.create(
+                name=data["new_toolkit_name"].strip(), language=data["new_toolkit_language"]
+            )
             upload = data["source_file"]
             document = uploads.create_version(
                 toolkit=toolkit,

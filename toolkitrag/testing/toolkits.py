@@ -77,10 +77,15 @@ RUSSIAN_TOOLKIT = [
 
 
 def ingest_toolkit(
-    spec: list[tuple] = TOOLKIT, version: str = "v1", name: str = "Community Toolkit", activate: bool = True
+    spec: list[tuple] = TOOLKIT,
+    version: str = "v1",
+    name: str = "Community Toolkit",
+    activate: bool = True,
+    language: str = "english",
 ) -> ToolkitVersion:
-    """Upload `spec` as a version of the toolkit `name` and ingest it now (no task queue)."""
-    return ingest_docx(make_docx(spec), version, name, activate)
+    """Upload `spec` as a version of the toolkit `name` (created in `language` if new) and ingest
+    it now (no task queue)."""
+    return ingest_docx(make_docx(spec), version, name, activate, language)
 
 
 def ingest_demo_toolkit(version: str = "2026.1") -> ToolkitVersion:
@@ -88,8 +93,10 @@ def ingest_demo_toolkit(version: str = "2026.1") -> ToolkitVersion:
     return ingest_docx(DEMO_DOCX.read_bytes(), version, "Community Resilience Toolkit")
 
 
-def ingest_docx(data: bytes, version: str, name: str, activate: bool = True) -> ToolkitVersion:
-    kit, _ = Toolkit.objects.get_or_create(name=name)
+def ingest_docx(
+    data: bytes, version: str, name: str, activate: bool = True, language: str = "english"
+) -> ToolkitVersion:
+    kit, _ = Toolkit.objects.get_or_create(name=name, defaults={"language": language})
     toolkit_version = uploads.create_version(
         toolkit=kit, version_tag=version, stream=io.BytesIO(data), filename="kit.docx", activate=activate
     )

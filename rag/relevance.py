@@ -2,12 +2,13 @@
 
 A passage is cut into units a reader would quote — sentences, list items, table rows (each row
 read with its table's header) — and each unit is scored by the share of the question's term
-weight it covers, together with its section's headings. Terms are PostgreSQL's English lexemes,
-weighted by BM25's idf over the versions searched, so "activated" meets "Activation". Two choices
-keep one unusual word from refusing a good question: words that only phrase a question ("what
-happens", "do I need") carry no weight, and a word the toolkit never uses weighs 1.5 times its
-rarest word, not more. With embeddings, the gate adds the vector similarity (is_relevant). The
-thresholds are chosen with bench/answer_quality.py (docs/benchmarks.md, "Relevance gate").
+weight it covers, together with its section's headings. Terms are PostgreSQL's lexemes in the
+toolkit's language (toolkits.language), weighted by BM25's idf over the versions searched, so
+"activated" meets "Activation". Two choices keep one unusual word from refusing a good question:
+words that only phrase a question ("what happens", "do I need": English only) carry no weight,
+and a word the toolkit never uses weighs 1.5 times its rarest word, not more. With embeddings,
+the gate adds the vector similarity (is_relevant). The thresholds are chosen with
+bench/answer_quality.py (docs/benchmarks.md, "Relevance gate").
 """
 
 import re
@@ -176,7 +177,12 @@ def assess(retrieval: Retrieval) -> Assessment:
     # rows' first cells.
     texts = [" ".join(chunk.heading_path) for chunk in retrieval.chunks]
     texts += [f"{u.header} {u.text}" for u in units] + [first_cell(u) for u in units]
-    terms = search.lexemes(texts) if weights else [set() for _ in texts]
+    # each text read in its chunk's language, as the keyword index read it
+    language_of = search.languages([chunk.document_id for chunk in retrieval.chunks]) if weights else {}
+    chunk_languages = [language_of.get(chunk.document_id) for chunk in retrieval.chunks]
+    unit_languages = [lang for lang, us in zip(chunk_languages, per_chunk, strict=True) for _ in us]
+    languages = chunk_languages + unit_languages * 2
+    terms = search.lexemes(texts, languages) if weights else [set() for _ in texts]
     heading_terms, n = terms[: len(per_chunk)], len(per_chunk)
     for unit, unit_terms, key_terms in zip(
         units, terms[n : n + len(units)], terms[n + len(units) :], strict=True

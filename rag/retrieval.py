@@ -65,7 +65,10 @@ def embed_query(query: str) -> list[float] | None:
     key = f"query-embedding:{embedder.model}:{embedder.dimensions}:{content_hash(query)}"
     vector = cache.get(key)
     if vector is None:
-        vector = embedder.embed_batch([query])[0]
+        if hasattr(embedder, "embed_query"):  # e5: a question is embedded unlike a passage
+            vector = embedder.embed_query(query)
+        else:
+            vector = embedder.embed_batch([query])[0]
         if len(vector) != embedder.dimensions:
             raise EmbeddingError(f"the model returned {len(vector)} dimensions, not {embedder.dimensions}")
         cache.set(key, vector, 60 * 60 * 24)

@@ -21,8 +21,10 @@ def error_excerpt(error: str) -> str:
 
 @admin.register(Toolkit)
 class ToolkitAdmin(admin.ModelAdmin):
-    list_display = ["name", "active_version", "version_count", "created_at"]
+    list_display = ["name", "language", "active_version", "version_count", "created_at"]
+    list_filter = ["language"]
     search_fields = ["name"]
+    fields = ["name", "description", "language"]
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(version_count=Count("versions"))
@@ -32,6 +34,11 @@ class ToolkitAdmin(admin.ModelAdmin):
         if change and "name" in form.changed_data:  # every chunk is keyword-searchable by the name
             for version in obj.versions.all():
                 ingestion.retitle_chunks(version)
+        if change and "language" in form.changed_data:  # in the admin's transaction, row locked
+            ingestion.apply_language(obj)
+            self.message_user(
+                request, f"Every version of {obj} is now searched in {obj.get_language_display()}."
+            )
 
     @admin.display(description="versions", ordering="version_count")
     def version_count(self, toolkit: Toolkit) -> int:
@@ -106,7 +113,9 @@ class ToolkitVersionAdmin(admin.ModelAdmin):
             return None
         data = form.cleaned_data
         with transaction.atomic():
-            toolkit = data["toolkit"] or Toolkit.objects.create(name=data["new_toolkit_name"].strip())
+            toolkit = data["toolkit"] or Toolkit.objects.create(
+                name=data["new_toolkit_name"].strip(), language=data["new_toolkit_language"]
+            )
             upload = data["source_file"]
             document = uploads.create_version(
                 toolkit=toolkit,

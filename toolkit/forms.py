@@ -3,7 +3,7 @@ from django.db.models.functions import Lower
 
 from toolkit import uploads
 from toolkit.docx_validation import DocxRejected, check_size
-from toolkit.models import Toolkit, ToolkitVersion
+from toolkit.models import LANGUAGES, Toolkit, ToolkitVersion
 
 
 class VersionUploadForm(forms.ModelForm):
@@ -17,6 +17,14 @@ class VersionUploadForm(forms.ModelForm):
         required=False,
         help_text="…or the name of a new one (e.g. Community Strategy Toolkit).",
     )
+    new_toolkit_language = forms.TypedChoiceField(
+        label="Its language",
+        choices=LANGUAGES,
+        initial="english",
+        required=False,
+        empty_value="english",
+        help_text="For a new toolkit: the language it is written in (keyword search stems its words).",
+    )
     source_file = forms.FileField(
         label="Word file (.docx)", widget=forms.ClearableFileInput(attrs={"accept": ".docx"})
     )
@@ -28,7 +36,10 @@ class VersionUploadForm(forms.ModelForm):
 
     class Meta:
         model = ToolkitVersion
-        fields = ["toolkit", "new_toolkit_name", "version_tag", "title", "source_file", "activate"]
+        fields = [
+            "toolkit", "new_toolkit_name", "new_toolkit_language", "version_tag", "title", "source_file",
+            "activate",
+        ]  # fmt: skip
         help_texts = {
             "version_tag": "Unique within the toolkit, e.g. 2024.1 or v3.",
             "title": "Leave empty to use the document's title or first heading.",

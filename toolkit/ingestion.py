@@ -20,7 +20,7 @@ from toolkit.chunking import ChunkDraft, chunk_blocks, content_hash
 from toolkit.docx_parser import parse_docx
 from toolkit.docx_validation import DocxRejected, validate_docx
 from toolkit.embeddings import EmbeddingError, EmbeddingStats, embed_with_cache, get_embedder
-from toolkit.models import Chunk, ToolkitVersion
+from toolkit.models import Chunk, Toolkit, ToolkitVersion
 from toolkit.search import record_term_statistics
 
 logger = logging.getLogger(__name__)
@@ -88,6 +88,10 @@ def retitle_chunks(document: ToolkitVersion) -> None:
 
 def write_chunks(document: ToolkitVersion, drafts: list[ChunkDraft], vectors: list | None) -> None:
     """Replace the version's chunks (call inside a transaction) and record its term statistics."""
+    # Read under a lock: a language changed meanwhile (apply_language) is waited for and seen.
+    language = (
+        Toolkit.objects.select_for_update().values_list("language", flat=True).get(pk=document.toolkit_id)
+    )
     document.chunks.all().delete()
     first_heading = next((draft.heading_path[0] for draft in drafts if draft.heading_path), "")
     title = chunk_title(document, first_heading)
@@ -105,12 +109,26 @@ def write_chunks(document: ToolkitVersion, drafts: list[ChunkDraft], vectors: li
                 block_end=draft.block_end,
                 content_hash=content_hash(draft.embedding_text()),
                 embedding=vectors[ordinal] if vectors is not None else None,
+                search_config=language,
             )
             for ordinal, draft in enumerate(drafts)
         ],
         batch_size=500,
     )
     record_term_statistics(document)
+
+
+def apply_language(toolkit: Toolkit) -> None:
+    """Index the toolkit's chunks for keyword search in its (new) language, and recompute every
+    version's BM25 statistics; one UPDATE, no parsing or embedding. Call it inside the
+    transaction that saved the toolkit: its row lock keeps ingestion runs from writing chunks
+    with the old language meanwhile (write_chunks)."""
+    Chunk.objects.filter(document__toolkit=toolkit).exclude(search_config=toolkit.language).update(
+        search_config=toolkit.language
+    )
+    for version in toolkit.versions.all():
+        record_term_statistics(version)
+        version.save(update_fields=["chunk_count", "term_total"])
 
 
 def _embed(

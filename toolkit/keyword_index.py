@@ -7,12 +7,13 @@ chunk sharing a word with the question (seconds on a million chunks: docs/benchm
 - Built from PostgreSQL's own lexemes (the generated `search_vector`): one document per chunk,
   each lexeme repeated as often as KEYWORD_SQL counts it (heading lexemes HEADING_BOOST times
   more), split on whitespace only, so tantivy neither stems nor lowercases anything. A question's
-  terms come from PostgreSQL's to_tsvector too, never from tantivy's analyzers.
+  terms come from PostgreSQL's to_tsvector too, in the version's language (its toolkit's), never
+  from tantivy's analyzers.
 - Derived data, PostgreSQL stays the record. Versions are immutable, so an index is written once
   (in a temporary folder renamed into place under KEYWORD_INDEX_DIR) and deleted with its version.
-  A missing, corrupt or out-of-date index (format, settings, or chunks rewritten since it was
-  built) sends the question down the SQL path for that version, logs a warning once per process,
-  shows on /ready, and queues a rebuild.
+  A missing, corrupt or out-of-date index (format, settings, chunks rewritten or the toolkit's
+  language changed since it was built) sends the question down the SQL path for that version,
+  logs a warning once per process, shows on /ready, and queues a rebuild.
 - Each process opens indexes read-only (memory-mapped, so workers share the pages through the
   page cache) and keeps one searcher per version, reopened when its folder was rebuilt.
 """
@@ -67,17 +68,21 @@ SELECT c.id, (
     FROM unnest(c.search_vector)
 ) FROM toolkit_chunks c WHERE c.document_id = %(version)s ORDER BY c.id"""
 
-# What an index must have been built from: the version's chunk count and its first chunk's id
-# (a re-ingested version gets new chunk ids), for each version searched; and the question's terms.
+# What an index must have been built from: the version's chunk count, its first chunk's id (a
+# re-ingested version gets new chunk ids) and its toolkit's language (toolkit.ingestion.
+# apply_language re-indexes the chunks in place), for each version searched; and the question's
+# terms in that language.
 SCOPE_SQL = """
-SELECT d.id, d.chunk_count, first.id,
-       array(SELECT DISTINCT lexeme FROM unnest(to_tsvector('english', %(query)s)) ORDER BY 1)
+SELECT d.id, d.chunk_count, first.id, t.language,
+       array(SELECT DISTINCT lexeme FROM unnest(to_tsvector(t.language::regconfig, %(query)s)) ORDER BY 1)
 FROM toolkit_documents d
+JOIN toolkits t ON t.id = d.toolkit_id
 LEFT JOIN toolkit_chunks first ON first.document_id = d.id AND first.ordinal = 0
 WHERE d.id IN ({scope})"""
 
 FINGERPRINT_SQL = """
-SELECT d.chunk_count, first.id FROM toolkit_documents d
+SELECT d.chunk_count, first.id, t.language FROM toolkit_documents d
+JOIN toolkits t ON t.id = d.toolkit_id
 LEFT JOIN toolkit_chunks first ON first.document_id = d.id AND first.ordinal = 0
 WHERE d.id = %s"""
 
@@ -92,15 +97,17 @@ def index_path(version_id: int) -> Path:
 
 def settings_hash() -> str:
     """What the index's content depends on besides the chunks: another value means rebuild."""
+    # "config" is a leftover: the language is in the fingerprint now, and the key stays so that
+    # indexes built before toolkits had a language are not rebuilt for nothing.
     built_with = {"format": FORMAT_VERSION, "heading_boost": search.HEADING_BOOST, "config": "english"}
     return hashlib.sha256(json.dumps(built_with, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def _fingerprint(version_id: int) -> tuple[int, int | None]:
+def _fingerprint(version_id: int) -> tuple[int, int | None, str]:
     with connection.cursor() as cursor:
         cursor.execute(FINGERPRINT_SQL, [version_id])
         row = cursor.fetchone()
-    return (row[0], row[1]) if row else (0, None)
+    return tuple(row) if row else (0, None, "")
 
 
 @contextlib.contextmanager
@@ -117,7 +124,7 @@ def build(version_id: int) -> Path:
     root = index_root()
     root.mkdir(parents=True, exist_ok=True)
     with _build_lock(version_id):
-        count, first_chunk = _fingerprint(version_id)
+        count, first_chunk, language = _fingerprint(version_id)
         for stale in root.glob(f".building-{int(version_id)}-*"):  # left by a builder that died
             shutil.rmtree(stale, ignore_errors=True)
         building = Path(tempfile.mkdtemp(prefix=f".building-{int(version_id)}-", dir=root))
@@ -138,6 +145,7 @@ def build(version_id: int) -> Path:
                 "version": int(version_id),
                 "chunks": count,
                 "first_chunk": first_chunk,
+                "language": language,
                 "built_at": timezone.now().isoformat(),
             }
             (building / METADATA).write_text(json.dumps(metadata) + "\n")
@@ -198,7 +206,7 @@ def rebuild_index(version_id: int) -> str:
 @dataclass
 class _Opened:
     stamp: tuple[int, int, int]  # device, inode and mtime of the metadata file
-    fingerprint: tuple[int, int | None]
+    fingerprint: tuple[int, int | None, str]
     searcher: tantivy.Searcher
 
 
@@ -223,8 +231,16 @@ def _check(version_id: int, fingerprint: tuple) -> tuple[tantivy.Searcher | None
         metadata = json.loads((folder / METADATA).read_text())
         if metadata.get("format") != FORMAT_VERSION or metadata.get("settings") != settings_hash():
             return None, "is out of date (built by another release or with other settings)"
-        if (metadata.get("chunks"), metadata.get("first_chunk")) != tuple(fingerprint):
+        # (indexes built before toolkits had a language are English)
+        built_from = (
+            metadata.get("chunks"),
+            metadata.get("first_chunk"),
+            metadata.get("language", "english"),
+        )
+        if built_from[:2] != tuple(fingerprint[:2]):
             return None, "is out of date (the version's chunks were rewritten since it was built)"
+        if built_from[2] != fingerprint[2]:
+            return None, "is out of date (its toolkit's language changed since it was built)"
         index = tantivy.Index.open(str(folder))
         index.config_reader(reload_policy="manual")  # immutable: no thread watching for commits
         searcher = index.searcher()
@@ -288,8 +304,8 @@ def candidates(
         rows = cursor.fetchall()
     chunk_ids: list[int] = []
     unindexed: list[int] = []
-    for version_id, count, first_chunk, terms in rows:
-        searcher, problem = _check(version_id, (count, first_chunk))
+    for version_id, count, first_chunk, language, terms in rows:
+        searcher, problem = _check(version_id, (count, first_chunk, language))
         if searcher is not None and terms:
             try:
                 chunk_ids += _top(searcher, terms, limit)

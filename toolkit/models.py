@@ -5,7 +5,7 @@ from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.db import models, transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.db.models.signals import post_delete
 from django.dispatch import receiver
 from django.utils import timezone
@@ -13,12 +13,51 @@ from pgvector.django import VectorField
 
 from toolkit.chunking import ChunkDraft, content_hash
 
+# PostgreSQL's text search configurations (stemming and stop words) that every version we
+# support (15 and later) ships; `simple` only lowercases, for a language not in the list.
+LANGUAGES = [
+    ("simple", "Other (no stemming, no stop words)"),
+    ("arabic", "Arabic"), ("danish", "Danish"), ("dutch", "Dutch"), ("english", "English"),
+    ("finnish", "Finnish"), ("french", "French"), ("german", "German"), ("greek", "Greek"),
+    ("hungarian", "Hungarian"), ("indonesian", "Indonesian"), ("irish", "Irish"),
+    ("italian", "Italian"), ("lithuanian", "Lithuanian"), ("nepali", "Nepali"),
+    ("norwegian", "Norwegian"), ("portuguese", "Portuguese"), ("romanian", "Romanian"),
+    ("russian", "Russian"), ("spanish", "Spanish"), ("swedish", "Swedish"), ("tamil", "Tamil"),
+    ("turkish", "Turkish"),
+]  # fmt: skip
+
+
+class RegConfigField(models.CharField):
+    """A text search configuration's name stored as PostgreSQL's regconfig. The chunk's generated
+    search_vector may only use immutable expressions: to_tsvector(regconfig, text) is one, while
+    a cast from text to regconfig (a catalogue lookup) is not."""
+
+    def db_type(self, connection) -> str:
+        return "regconfig"
+
+
+@RegConfigField.register_lookup
+class RegConfigExact(models.lookups.Exact):
+    # regconfig's = is oid's: a bare 'russian' would be read as a number.
+    def process_rhs(self, compiler, connection):
+        sql, params = super().process_rhs(compiler, connection)
+        return f"{sql}::regconfig", params
+
 
 class Toolkit(models.Model):
     """A named family of documents, e.g. "Community Strategy Toolkit", with its versions."""
 
     name = models.CharField(max_length=200, unique=True)
     description = models.TextField(blank=True)
+    # How keyword search reads this toolkit's words and the questions put to it (stemming, stop
+    # words): toolkit.ingestion.apply_language re-indexes existing chunks when it changes.
+    language = models.CharField(
+        max_length=20,
+        choices=LANGUAGES,
+        default="english",
+        help_text="The language the toolkit is written in: keyword search stems its words and "
+        "leaves out its stop words. Changing it re-indexes every version at once.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -171,10 +210,12 @@ class Chunk(models.Model):
     # title when that differs (toolkit.ingestion.chunk_title). A generated column cannot read
     # another table, so it is stored here. Its words count as ordinary occurrences (weight C).
     title = models.TextField(blank=True, default="", db_default="")
+    # Its toolkit's language when indexed (a generated column cannot read another table either).
+    search_config = RegConfigField(max_length=20, default="english", db_default="english")
     search_vector = models.GeneratedField(
-        expression=SearchVector("heading", weight="A", config="english")
-        + SearchVector("text", weight="B", config="english")
-        + SearchVector("title", weight="C", config="english"),
+        expression=SearchVector("heading", weight="A", config=F("search_config"))
+        + SearchVector("text", weight="B", config=F("search_config"))
+        + SearchVector("title", weight="C", config=F("search_config")),
         output_field=SearchVectorField(),
         db_persist=True,
     )

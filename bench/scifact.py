@@ -80,6 +80,8 @@ def load_scifact(data: Path, limit: int | None) -> tuple[list[dict], dict[str, s
 def index_corpus(corpus: list[dict]) -> dict[int, str]:
     """Write every abstract as one chunk (heading = its title) of one active version, the way
     ingestion writes chunks, embedded when embeddings are on; abstract id by chunk id."""
+    from django.db import transaction
+
     from toolkit import keyword_index
     from toolkit.chunking import ChunkDraft
     from toolkit.embeddings import embed_with_cache, get_embedder
@@ -101,8 +103,9 @@ def index_corpus(corpus: list[dict]) -> dict[int, str]:
     embedder = get_embedder()
     if embedder is not None:
         vectors, _ = embed_with_cache(embedder, [draft.embedding_text() for draft in drafts])
-    write_chunks(document, drafts, vectors)
-    document.save()
+    with transaction.atomic():  # as ingestion writes them (the toolkit's row is locked meanwhile)
+        write_chunks(document, drafts, vectors)
+        document.save()
     keyword_index.build(document.pk)  # as ingestion does
     return {
         chunk_id: corpus[ordinal]["_id"] for chunk_id, ordinal in document.chunks.values_list("id", "ordinal")

@@ -226,7 +226,11 @@ def lab(tmp_path_factory, django_db_setup, django_db_blocker):
     try:
         with (
             django_db_blocker.unblock(),
-            override_settings(MEDIA_ROOT=str(var / "media"), EMBEDDING_BACKEND="none"),
+            override_settings(
+                MEDIA_ROOT=str(var / "media"),
+                KEYWORD_INDEX_DIR=str(var / "keyword-index"),
+                EMBEDDING_BACKEND="none",
+            ),
         ):
             from toolkitrag.testing.toolkits import ingest_toolkit
 

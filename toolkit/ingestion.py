@@ -71,7 +71,8 @@ def chunk_title(document: ToolkitVersion, first_heading: str) -> str:
 
 def retitle_chunks(document: ToolkitVersion) -> None:
     """After the toolkit was renamed or the version's title edited: the chunks' title, and the
-    term statistics that count its words."""
+    term statistics that count its words. The keyword index's fingerprint includes the title, so
+    the next search finds the index out of date, answers through SQL and queues its rebuild."""
     first = (
         document.chunks.exclude(heading_path=[]).order_by("ordinal").values_list("heading_path", flat=True)
     )
@@ -80,10 +81,6 @@ def retitle_chunks(document: ToolkitVersion) -> None:
         if document.chunks.exclude(title=title).update(title=title):
             record_term_statistics(document)
             document.save(update_fields=["chunk_count", "term_total"])
-            # The keyword index holds the old title's words, and its fingerprint (chunk count and
-            # ids) cannot tell: rebuild it now, as ingestion does.
-            if document.status == ToolkitVersion.Status.READY:
-                _build_keyword_index(document)
 
 
 def write_chunks(document: ToolkitVersion, drafts: list[ChunkDraft], vectors: list | None) -> None:

@@ -45,7 +45,7 @@ from toolkit.models import ToolkitVersion
 
 logger = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1  # raise when the documents or the schema change: older indexes are rebuilt
+FORMAT_VERSION = 2  # raise when the documents or the schema change: older indexes are rebuilt
 METADATA = "toolkitrag-index.json"  # written last, before the rename: its presence means complete
 REBUILD_EVERY_SECONDS = 600  # while a rebuild is pending, another is not queued for this long
 
@@ -68,23 +68,26 @@ SELECT c.id, (
     FROM unnest(c.search_vector)
 ) FROM toolkit_chunks c WHERE c.document_id = %(version)s ORDER BY c.id"""
 
-# What an index must have been built from: the version's chunk count, its first chunk's id (a
-# re-ingested version gets new chunk ids) and its toolkit's language (toolkit.ingestion.
-# apply_language re-indexes the chunks in place), for each version searched; and the question's
-# terms in that language.
-SCOPE_SQL = """
-SELECT d.id, d.chunk_count, first.id, t.language,
-       array(SELECT DISTINCT lexeme FROM unnest(to_tsvector(t.language::regconfig, %(query)s)) ORDER BY 1)
+# What an index must have been built from, its fingerprint: the version's chunk count and first
+# chunk's id (a re-ingested version gets new chunk ids), and what the chunks' lexemes are read
+# from besides their own text, which changes in place: the title every chunk of the version
+# carries (toolkit.ingestion.retitle_chunks) and its toolkit's language (apply_language).
+FINGERPRINT_COLUMNS = "d.chunk_count, first.id, first.title, t.language"
+FINGERPRINT_FROM = """
 FROM toolkit_documents d
 JOIN toolkits t ON t.id = d.toolkit_id
-LEFT JOIN toolkit_chunks first ON first.document_id = d.id AND first.ordinal = 0
-WHERE d.id IN ({scope})"""
+LEFT JOIN toolkit_chunks first ON first.document_id = d.id AND first.ordinal = 0"""
 
-FINGERPRINT_SQL = """
-SELECT d.chunk_count, first.id, t.language FROM toolkit_documents d
-JOIN toolkits t ON t.id = d.toolkit_id
-LEFT JOIN toolkit_chunks first ON first.document_id = d.id AND first.ordinal = 0
-WHERE d.id = %s"""
+# Each version searched, its fingerprint, and the question's terms in its toolkit's language.
+SCOPE_SQL = (  # noqa: S608 - constant strings joined, no input
+    f"SELECT d.id, {FINGERPRINT_COLUMNS}, array(SELECT DISTINCT lexeme FROM "  # noqa: S608
+    "unnest(to_tsvector(t.language::regconfig, %(query)s)) ORDER BY 1)"
+    + FINGERPRINT_FROM
+    + "\nWHERE d.id IN ({scope})"
+)
+FINGERPRINT_SQL = f"SELECT {FINGERPRINT_COLUMNS}" + FINGERPRINT_FROM + "\nWHERE d.id = %s"  # noqa: S608
+
+Fingerprint = tuple[int, int | None, str | None, str | None]
 
 
 def index_root() -> Path:
@@ -97,17 +100,15 @@ def index_path(version_id: int) -> Path:
 
 def settings_hash() -> str:
     """What the index's content depends on besides the chunks: another value means rebuild."""
-    # "config" is a leftover: the language is in the fingerprint now, and the key stays so that
-    # indexes built before toolkits had a language are not rebuilt for nothing.
-    built_with = {"format": FORMAT_VERSION, "heading_boost": search.HEADING_BOOST, "config": "english"}
+    built_with = {"format": FORMAT_VERSION, "heading_boost": search.HEADING_BOOST}
     return hashlib.sha256(json.dumps(built_with, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def _fingerprint(version_id: int) -> tuple[int, int | None, str]:
+def _fingerprint(version_id: int) -> Fingerprint:
     with connection.cursor() as cursor:
         cursor.execute(FINGERPRINT_SQL, [version_id])
         row = cursor.fetchone()
-    return tuple(row) if row else (0, None, "")
+    return tuple(row) if row else (0, None, None, None)
 
 
 @contextlib.contextmanager
@@ -124,7 +125,7 @@ def build(version_id: int) -> Path:
     root = index_root()
     root.mkdir(parents=True, exist_ok=True)
     with _build_lock(version_id):
-        count, first_chunk, language = _fingerprint(version_id)
+        fingerprint = _fingerprint(version_id)
         for stale in root.glob(f".building-{int(version_id)}-*"):  # left by a builder that died
             shutil.rmtree(stale, ignore_errors=True)
         building = Path(tempfile.mkdtemp(prefix=f".building-{int(version_id)}-", dir=root))
@@ -143,9 +144,8 @@ def build(version_id: int) -> Path:
                 "format": FORMAT_VERSION,
                 "settings": settings_hash(),
                 "version": int(version_id),
-                "chunks": count,
-                "first_chunk": first_chunk,
-                "language": language,
+                "chunks": fingerprint[0],
+                "built_from": list(fingerprint),
                 "built_at": timezone.now().isoformat(),
             }
             (building / METADATA).write_text(json.dumps(metadata) + "\n")
@@ -206,7 +206,7 @@ def rebuild_index(version_id: int) -> str:
 @dataclass
 class _Opened:
     stamp: tuple[int, int, int]  # device, inode and mtime of the metadata file
-    fingerprint: tuple[int, int | None, str]
+    fingerprint: Fingerprint
     searcher: tantivy.Searcher
 
 
@@ -214,7 +214,7 @@ _opened: dict[int, _Opened] = {}  # version id -> its open searcher, in this pro
 _reported: set[tuple[int, str]] = set()  # (version, problem) already logged by this process
 
 
-def _check(version_id: int, fingerprint: tuple) -> tuple[tantivy.Searcher | None, str]:
+def _check(version_id: int, fingerprint: Fingerprint) -> tuple[tantivy.Searcher | None, str]:
     """The version's searcher (opened once per process), or None and what is wrong with the index."""
     folder = index_path(version_id)
     try:
@@ -231,16 +231,11 @@ def _check(version_id: int, fingerprint: tuple) -> tuple[tantivy.Searcher | None
         metadata = json.loads((folder / METADATA).read_text())
         if metadata.get("format") != FORMAT_VERSION or metadata.get("settings") != settings_hash():
             return None, "is out of date (built by another release or with other settings)"
-        # (indexes built before toolkits had a language are English)
-        built_from = (
-            metadata.get("chunks"),
-            metadata.get("first_chunk"),
-            metadata.get("language", "english"),
-        )
-        if built_from[:2] != tuple(fingerprint[:2]):
-            return None, "is out of date (the version's chunks were rewritten since it was built)"
-        if built_from[2] != fingerprint[2]:
-            return None, "is out of date (its toolkit's language changed since it was built)"
+        if tuple(metadata["built_from"]) != tuple(fingerprint):
+            return None, (
+                "is out of date (the version's chunks were rewritten since it was built: "
+                "re-ingested, retitled or re-indexed in another language)"
+            )
         index = tantivy.Index.open(str(folder))
         index.config_reader(reload_policy="manual")  # immutable: no thread watching for commits
         searcher = index.searcher()
@@ -304,8 +299,8 @@ def candidates(
         rows = cursor.fetchall()
     chunk_ids: list[int] = []
     unindexed: list[int] = []
-    for version_id, count, first_chunk, language, terms in rows:
-        searcher, problem = _check(version_id, (count, first_chunk, language))
+    for version_id, *fingerprint, terms in rows:
+        searcher, problem = _check(version_id, tuple(fingerprint))
         if searcher is not None and terms:
             try:
                 chunk_ids += _top(searcher, terms, limit)

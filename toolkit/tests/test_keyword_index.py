@@ -87,6 +87,20 @@ def test_an_index_of_rewritten_chunks_is_out_of_date_not_used(toolkit_document, 
     assert top_chunks("budget reviewed") == exhaustive_top_chunks("budget reviewed")
 
 
+def test_renaming_the_toolkit_makes_its_index_out_of_date_until_rebuilt(toolkit_document, settings):
+    from toolkit.ingestion import retitle_chunks
+
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}  # queued, not run
+    Toolkit.objects.filter(pk=toolkit_document.toolkit_id).update(name="Quillwort Handbook")
+    retitle_chunks(ToolkitVersion.objects.get(pk=toolkit_document.pk))  # the chunks' title, in place
+
+    assert keyword_index.candidates("quillwort", None).unindexed_version_ids == [toolkit_document.pk]
+    assert top_chunks("quillwort") == exhaustive_top_chunks("quillwort") != []
+    keyword_index.build(toolkit_document.pk)
+    assert keyword_index.candidates("quillwort", None).unindexed_version_ids == []
+    assert top_chunks("quillwort") == exhaustive_top_chunks("quillwort")
+
+
 def test_reindex_keyword_only_rebuilds_and_removes_indexes_of_deleted_versions(toolkit_document, capsys):
     keyword_index.delete(toolkit_document.pk)
     orphan = keyword_index.index_path(toolkit_document.pk + 1000)

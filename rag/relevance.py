@@ -178,8 +178,7 @@ def assess(retrieval: Retrieval) -> Assessment:
     texts = [" ".join(chunk.heading_path) for chunk in retrieval.chunks]
     texts += [f"{u.header} {u.text}" for u in units] + [first_cell(u) for u in units]
     # each text read in its chunk's language, as the keyword index read it
-    language_of = search.languages([chunk.document_id for chunk in retrieval.chunks]) if weights else {}
-    chunk_languages = [language_of.get(chunk.document_id) for chunk in retrieval.chunks]
+    chunk_languages = [chunk.language for chunk in retrieval.chunks]
     unit_languages = [lang for lang, us in zip(chunk_languages, per_chunk, strict=True) for _ in us]
     languages = chunk_languages + unit_languages * 2
     terms = search.lexemes(texts, languages) if weights else [set() for _ in texts]

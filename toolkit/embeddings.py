@@ -37,6 +37,7 @@ class Embedder(Protocol):
 
     def embed_batch(self, texts: list[str]) -> list[list[float]]: ...
 
+    # Local models also have `load()`: load (and check) the model now, raising EmbeddingError.
     # Optional: `embed_query(text) -> list[float]`, for models that embed a question unlike a
     # passage (e5); rag.retrieval.embed_query falls back to embed_batch without it.
 
@@ -100,6 +101,9 @@ class SentenceTransformersEmbedder:
     @property
     def encoder(self):
         return _load_sentence_transformer(self.path, self.threads)
+
+    def load(self) -> None:
+        self.encoder  # noqa: B018 - loads and caches the model
 
     def embed_batch(self, texts: list[str]) -> list[list[float]]:
         vectors = self.encoder.encode(

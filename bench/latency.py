@@ -202,21 +202,27 @@ def with_sql_path(asked: list[tuple[str, list[float]]]) -> dict:
     """Hybrid and keyword-only p50/p95 through `retrieve` with the keyword index turned off."""
     from django.conf import settings
 
-    from rag import retrieval
-
-    hybrid, keyword = [], []
     settings.KEYWORD_CANDIDATES, candidates = 0, settings.KEYWORD_CANDIDATES
     try:
-        for words, _ in asked:
-            began = time.perf_counter()
-            retrieval.retrieve(words, top_k=10)
-            hybrid.append((time.perf_counter() - began) * 1000)
-            began = time.perf_counter()
-            retrieval.retrieve(words, top_k=10, retrievers=("keyword",))
-            keyword.append((time.perf_counter() - began) * 1000)
+        hybrid, keyword = retrieval_times(asked)
     finally:
         settings.KEYWORD_CANDIDATES = candidates
     return {"hybrid, SQL path": p50_p95(hybrid), "keyword only, SQL path": p50_p95(keyword)}
+
+
+def retrieval_times(asked: list[tuple[str, list[float]]]) -> tuple[list[float], list[float]]:
+    """Milliseconds per question through the app's `retrieve`: hybrid, and keyword only."""
+    from rag import retrieval
+
+    hybrid, keyword = [], []
+    for words, _ in asked:
+        began = time.perf_counter()
+        retrieval.retrieve(words, top_k=10)
+        hybrid.append((time.perf_counter() - began) * 1000)
+        began = time.perf_counter()
+        retrieval.retrieve(words, top_k=10, retrievers=("keyword",))
+        keyword.append((time.perf_counter() - began) * 1000)
+    return hybrid, keyword
 
 
 def keyword_overlap(asked: list[tuple[str, list[float]]]) -> dict:
@@ -296,15 +302,10 @@ def measure(size: int, count: int, dims: int, ef_values: list[int]) -> dict:
     asked = queries(count, dims)
     vectors = dict(asked)
     retrieval.embed_query = vectors.__getitem__  # the synthetic query vectors stand in for a model
-    hybrid, keyword, hnsw, exact, recall = [], [], [], [], []
+    hybrid, keyword = retrieval_times(asked)
+    hnsw, exact, recall = [], [], []
     by_ef = {ef: ([], []) for ef in ef_values}  # ef_search -> (ms, recall@10)
-    for words, vector in asked:
-        began = time.perf_counter()
-        retrieval.retrieve(words, top_k=10)
-        hybrid.append((time.perf_counter() - began) * 1000)
-        began = time.perf_counter()
-        retrieval.retrieve(words, top_k=10, retrievers=("keyword",))
-        keyword.append((time.perf_counter() - began) * 1000)
+    for _, vector in asked:
         approximate, ms = vector_top10(vector, dims, exact=False)
         hnsw.append(ms)
         truth, ms = vector_top10(vector, dims, exact=True)
@@ -316,23 +317,20 @@ def measure(size: int, count: int, dims: int, ef_values: list[int]) -> dict:
             recalls.append(len(set(found) & set(truth)) / len(truth))
     sql_path, overlap, memory = with_sql_path(asked), keyword_overlap(asked), worker_memory(asked)
 
-    def summary(values: list[float]) -> dict:
-        return {"p50_ms": round(percentile(values, 50), 1), "p95_ms": round(percentile(values, 95), 1)}
-
     return {
         "chunks": size,
         "build_s": round(build_s, 1),
-        "hybrid": summary(hybrid),
-        "keyword only": summary(keyword),
+        "hybrid": p50_p95(hybrid),
+        "keyword only": p50_p95(keyword),
         **sql_path,
         **overlap,
         "keyword_index": keyword_index,
         "worker_memory": memory,
-        "vector top-10, HNSW": summary(hnsw),
-        "vector top-10, exact": summary(exact),
+        "vector top-10, HNSW": p50_p95(hnsw),
+        "vector top-10, exact": p50_p95(exact),
         "hnsw_recall@10": round(statistics.mean(recall), 4),
         "hnsw_by_ef_search": {
-            str(ef): {**summary(times), "recall@10": round(statistics.mean(recalls), 4)}
+            str(ef): {**p50_p95(times), "recall@10": round(statistics.mean(recalls), 4)}
             for ef, (times, recalls) in by_ef.items()
         },
     }

@@ -48,6 +48,7 @@ class BearerTokenMiddleware:
                 except TokenRefused as refused:
                     return unauthorized(str(refused))
                 request.user = token.user
+                request._cached_user = token.user  # where the request log looks for it
                 request._acached_user = token.user  # what request.auser() returns
                 request.api_token = token
                 request._dont_enforce_csrf_checks = True

@@ -65,4 +65,7 @@ def test_curl_asks_a_question_with_a_token_and_meets_the_per_user_limit(start_ap
     status, headers, refused = curl(app.url + "/api/rag/answer", "-H", "Authorization: Bearer tkr_nope")
     assert status == 401 and headers["www-authenticate"].startswith("Bearer")
     assert "malformed" in refused["error"]
+    log = [json.loads(line) for line in app.log().splitlines() if line.startswith("{")]
+    answers = [line for line in log if line.get("path") == "/api/rag/answer" and line.get("status") == 200]
+    assert answers and all(line["user_id"] == owner.pk for line in answers)  # logged as the token's user
     assert plaintext not in app.log()  # the request log never holds the token

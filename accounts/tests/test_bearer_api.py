@@ -207,3 +207,23 @@ def test_a_token_user_shares_the_per_user_rag_limit_with_their_browser(
     assert send(session_client, "post", "/api/rag/answer", body).status_code == 429
     _, other = issue_token(second_user, "theirs")  # another user's token has its own count
     assert send(bearer(other), "post", "/api/rag/answer", body).status_code == 200
+
+
+def test_a_token_never_lifts_csrf_outside_the_token_api(owner, world):
+    """With a session and a valid token, every state-changing request to every other URL still
+    needs its CSRF token: the header is read on /api/rag/ and /api/plans/ only."""
+    client = bearer(world["plaintext"])
+    client.force_login(owner)
+    client.get("/toolkit")  # the CSRF cookie is set, as in a browser; only the token is missing
+    refused = 0
+    for route, _ in all_routes():
+        url = fill(route, {**world["values"], "chunk_id": 1, "extension": "md", "object_id": 1, "id": 1,
+                           "feedback_id": 1, "token_id": 1, "content_type_id": 1, "app_label": "rag",
+                           "url": "x/"})  # fmt: skip
+        if url.startswith(TOKEN_PATHS) or url in ("/health", "/ready"):
+            continue
+        response = client.post(url, {"name": "x", "title": "x"})
+        assert response.status_code == 403, f"POST {url} -> {response.status_code}"
+        refused += 1
+    assert refused > 100
+    assert not ApiToken.objects.filter(name="x").exists()

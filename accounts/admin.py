@@ -19,7 +19,7 @@ SHOWN_ONCE = "admin_api_token_shown_once"
 class ApiTokenAdmin(admin.ModelAdmin):
     """Staff issue tokens here for service accounts (or anyone); the hash is never shown or edited."""
 
-    list_display = ("name", "user", "display_prefix", "created_at", "last_used_at", "expires_at", "status")
+    list_display = ("name", "user", "token", "created_at", "last_used_at", "expires_at", "status")
     list_filter = (("revoked_at", admin.EmptyFieldListFilter),)
     search_fields = ("name", "prefix", "user__username")
     list_select_related = ("user",)
@@ -33,12 +33,16 @@ class ApiTokenAdmin(admin.ModelAdmin):
     def get_fields(self, request: HttpRequest, obj: ApiToken | None = None):
         if obj is None:
             return ("user", "name", "expires_in_days")
-        return ("user", "name", "display_prefix", "created_at", "expires_at", "last_used_at", "revoked_at")
+        return ("user", "name", "token", "created_at", "expires_at", "last_used_at", "revoked_at")
 
     def get_readonly_fields(self, request: HttpRequest, obj: ApiToken | None = None):
         if obj is None:
             return ()
-        return ("user", "display_prefix", "created_at", "expires_at", "last_used_at", "revoked_at")
+        return ("user", "token", "created_at", "expires_at", "last_used_at", "revoked_at")
+
+    @admin.display(description="Token")
+    def token(self, obj: ApiToken) -> str:
+        return obj.display_prefix
 
     def save_model(self, request: HttpRequest, obj: ApiToken, form, change: bool) -> None:
         if change:

@@ -23,9 +23,7 @@ class Migration(migrations.Migration):
                 ("name", models.CharField(max_length=100)),
                 (
                     "prefix",
-                    models.CharField(
-                        help_text="Not secret: tells tokens apart in lists and logs.", max_length=8
-                    ),
+                    models.CharField(help_text="Not secret: tells tokens apart in lists.", max_length=8),
                 ),
                 ("token_hash", models.CharField(editable=False, max_length=64, unique=True)),
                 ("created_at", models.DateTimeField(auto_now_add=True)),

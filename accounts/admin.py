@@ -25,6 +25,10 @@ class ApiTokenAdmin(admin.ModelAdmin):
     list_select_related = ("user",)
     actions = ["revoke"]
 
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        # The new token is shown on its change page: whoever adds one must be able to open it.
+        return super().has_add_permission(request) and self.has_view_or_change_permission(request)
+
     def get_form(self, request: HttpRequest, obj: ApiToken | None = None, change: bool = False, **kwargs):
         if obj is None:
             kwargs["form"] = ApiTokenAdminForm

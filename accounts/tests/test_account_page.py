@@ -3,6 +3,7 @@
 import re
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.test import Client
 
 from accounts.api_tokens import TOKEN_SHAPE, authenticate_token, issue_token
@@ -142,3 +143,19 @@ def test_the_admin_refuses_a_duplicate_name_or_a_token_over_the_limit(django_use
     response = client.post("/admin/accounts/apitoken/add/", {"user": service.pk, "name": "other"})
     assert "already has 1 active tokens" in response.content.decode()
     assert ApiToken.objects.count() == 1
+
+
+def test_staff_who_could_not_open_a_new_token_cannot_add_one(staff_user):
+    staff_user.user_permissions.add(Permission.objects.get(codename="add_apitoken"))
+    client = Client()
+    client.force_login(staff_user)
+    response = client.post("/admin/accounts/apitoken/add/", {"user": staff_user.pk, "name": "x"})
+    assert response.status_code == 403
+    assert not ApiToken.objects.exists()
+    staff_user.user_permissions.add(Permission.objects.get(codename="view_apitoken"))
+    staff_user = User.objects.get(pk=staff_user.pk)  # permissions are cached on the instance
+    client.force_login(staff_user)
+    response = client.post("/admin/accounts/apitoken/add/", {"user": staff_user.pk, "name": "x"})
+    token = ApiToken.objects.get()
+    assert response["Location"] == f"/admin/accounts/apitoken/{token.pk}/change/"
+    assert len(shown_tokens(client.get(response["Location"]))) == 1

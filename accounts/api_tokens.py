@@ -6,7 +6,8 @@ gitleaks, trufflehog) find a leaked one with one regular expression: `tkr_[0-9a-
 
 Only the SHA-256 of the whole token is stored. A slow, salted hash (PBKDF2, as for passwords) is
 for secrets that can be guessed; 256 random bits cannot be searched whatever the hash, so it would
-only add ~0.3 s of CPU to every API call and, being salted, make the token impossible to find by an
+only add CPU to every API call (Django's PBKDF2: 1.3 s per check against 2.4 ms for the whole
+SHA-256 lookup, bench/api_tokens.py) and, being salted, make the token impossible to find by an
 indexed lookup. The lookup by hash also needs no constant-time comparison: timing can at most hint
 at a hash's first bytes, which says nothing about a secret that hashes to them.
 """

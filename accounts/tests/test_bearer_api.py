@@ -9,6 +9,9 @@ import pytest
 from django.db import transaction
 from django.test import Client
 from django.utils import timezone
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from accounts.api_tokens import issue_token, revoke_token
 from accounts.bearer_auth import TOKEN_PATHS
@@ -227,3 +230,22 @@ def test_a_token_never_lifts_csrf_outside_the_token_api(owner, world):
         refused += 1
     assert refused > 100
     assert not ApiToken.objects.filter(name="x").exists()
+
+
+@hypothesis_settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+@given(
+    value=st.one_of(
+        st.text(st.characters(min_codepoint=0x20, max_codepoint=0xFF), max_size=200),
+        st.from_regex(r"tkr_[0-9a-f]{8}_[0-9a-f]{64}", fullmatch=True),  # well formed, unknown
+    )
+)
+def test_any_bearer_value_is_a_401_and_never_a_user(owner, value):
+    """Whatever follows "Bearer " (Latin-1, as HTTP headers arrive in WSGI), a token that was never
+    issued is a clean 401: no 500, no user, nothing written."""
+    response = Client().post(
+        "/api/plans/", json.dumps({"title": "x"}), content_type="application/json",
+        headers={"Authorization": f"Bearer {value}"},
+    )  # fmt: skip
+    assert response.status_code == 401, value
+    assert response["WWW-Authenticate"].startswith("Bearer")
+    assert not StrategyPlan.objects.exists()

@@ -1,6 +1,72 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
 
-from accounts.models import User
+from accounts.api_tokens import fill_new_token, revoke_tokens
+from accounts.models import ApiToken, User
+from accounts.token_forms import ApiTokenAdminForm
 
 admin.site.register(User, UserAdmin)
+
+# Like the account page, the admin shows a new token's plaintext once: saved in the session by the
+# add form, taken out by the change page it redirects to (a message added and shown in the same
+# response is never stored, unlike one carried across a redirect in the messages cookie).
+SHOWN_ONCE = "admin_api_token_shown_once"
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Staff issue tokens here for service accounts (or anyone); the hash is never shown or edited."""
+
+    list_display = ("name", "user", "token", "created_at", "last_used_at", "expires_at", "status")
+    list_filter = (("revoked_at", admin.EmptyFieldListFilter),)
+    search_fields = ("name", "prefix", "user__username")
+    list_select_related = ("user",)
+    actions = ["revoke"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        # The new token is shown on its change page: whoever adds one must be able to open it.
+        return super().has_add_permission(request) and self.has_view_or_change_permission(request)
+
+    def get_form(self, request: HttpRequest, obj: ApiToken | None = None, change: bool = False, **kwargs):
+        if obj is None:
+            kwargs["form"] = ApiTokenAdminForm
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_fields(self, request: HttpRequest, obj: ApiToken | None = None):
+        if obj is None:
+            return ("user", "name", "expires_in_days")
+        return ("user", "name", "token", "created_at", "expires_at", "last_used_at", "revoked_at")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: ApiToken | None = None):
+        if obj is None:
+            return ()
+        return ("user", "token", "created_at", "expires_at", "last_used_at", "revoked_at")
+
+    @admin.display(description="Token")
+    def token(self, obj: ApiToken) -> str:
+        return obj.display_prefix
+
+    def save_model(self, request: HttpRequest, obj: ApiToken, form, change: bool) -> None:
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        plaintext = fill_new_token(obj, form.cleaned_data.get("expires_in_days"))
+        super().save_model(request, obj, form, change)
+        request.session[SHOWN_ONCE] = {"id": obj.pk, "token": plaintext}
+
+    def response_add(self, request: HttpRequest, obj: ApiToken, post_url_continue=None) -> HttpResponse:
+        return HttpResponseRedirect(reverse("admin:accounts_apitoken_change", args=[obj.pk]))
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context=None):
+        shown = request.session.get(SHOWN_ONCE)
+        if shown is not None and str(shown["id"]) == str(object_id):
+            del request.session[SHOWN_ONCE]
+            messages.warning(request, f"The new token, shown only this once (copy it now): {shown['token']}")
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    @admin.action(description="Revoke selected tokens", permissions=["change"])
+    def revoke(self, request: HttpRequest, queryset) -> None:
+        count = revoke_tokens(queryset)
+        self.message_user(request, f"{count} token(s) revoked.", messages.SUCCESS)

@@ -147,6 +147,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # /api/rag/ and /api/plans/ only: a Bearer token is its user, and such a call is CSRF-exempt.
+    "accounts.bearer_auth.BearerTokenMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes requires: it turns a lockout into the 429 page.
@@ -217,6 +219,9 @@ RATE_LIMIT_RAG_REQUESTS = env.int("RATE_LIMIT_RAG_REQUESTS", default=20)  # per 
 RATE_LIMIT_PLAN_EXPORTS = env.int("RATE_LIMIT_PLAN_EXPORTS", default=10)
 RATE_LIMIT_PLAN_DUPLICATES = env.int("RATE_LIMIT_PLAN_DUPLICATES", default=10)
 RATELIMIT_IP_META_KEY = "accounts.client_ip.client_ip"
+
+# Personal API tokens (accounts/api_tokens.py): how many unexpired, unrevoked ones a user may hold.
+API_TOKEN_MAX_PER_USER = env.int("API_TOKEN_MAX_PER_USER", default=10)
 
 # --- Security ----------------------------------------------------------------------------
 COOKIE_SECURE = env.bool("COOKIE_SECURE", default=IS_PROD)

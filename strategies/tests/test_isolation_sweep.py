@@ -1,4 +1,6 @@
 """Every plan URL, found from the URL resolver, requested by a second user: nothing of the owner's leaks.
+The second user comes in with a session, and again with their API token (Bearer: the plan API is
+theirs to call, the pages send the token's caller to log in).
 
 New views in the strategies app are swept automatically; a new kind of URL parameter fails the test
 until the sweep is told which of the owner's objects to put there.
@@ -7,7 +9,9 @@ until the sweep is told which of the owner's objects to put there.
 import json
 
 import pytest
+from django.test import Client
 
+from accounts.api_tokens import issue_token
 from strategies.models import ItemCitation, PlanItem, StrategyPlan
 from toolkitrag.testing.plans import item_texts
 from toolkitrag.testing.toolkits import answered, ingest_toolkit
@@ -44,13 +48,17 @@ def snapshot() -> tuple:
     )
 
 
+@pytest.mark.parametrize("way_in", ["session", "API token"])
 def test_a_second_user_gets_404_or_403_on_every_plan_url_and_sees_none_of_the_owners_data(
-    client, second_user, owners_data
+    client, second_user, owners_data, way_in
 ):
     owner_plan, owner_item, owner_message = owners_data["plan"], owners_data["item"], owners_data["message"]
     own_plan = StrategyPlan.objects.create(owner=second_user, title="Second's own plan")
     before = snapshot()
-    client.force_login(second_user)
+    if way_in == "session":
+        client.force_login(second_user)
+    else:
+        client = Client(headers={"Authorization": f"Bearer {issue_token(second_user, 'sweep')[1]}"})
 
     # For each URL: the owner's ids, and the second user's own plan with the owner's item in it.
     variants = [
@@ -98,7 +106,11 @@ def test_a_second_user_gets_404_or_403_on_every_plan_url_and_sees_none_of_the_ow
                 requested += 1
                 body = response.content.decode(errors="replace")
                 context = f"{method.upper()} {url} ({pattern.name}) -> {response.status_code}"
-                if has_ids:
+                if way_in == "API token" and not url.startswith("/api/"):  # a page: no one is signed in
+                    assert response.status_code in (302, 405), context
+                    if response.status_code == 302:
+                        assert response["Location"].startswith(("/auth/login", "/admin/login/")), context
+                elif has_ids:
                     assert response.status_code in (403, 404, 405), context
                 else:
                     assert response.status_code < 500, context

@@ -3,6 +3,7 @@
 import pytest
 from django.contrib.contenttypes.models import ContentType
 
+from accounts.api_tokens import issue_token
 from rag.models import Conversation, Feedback, Message
 from strategies.models import PlanItem, StrategyPlan
 from toolkit.models import Chunk
@@ -17,12 +18,14 @@ def first_users_data(owner):
     feedback = Feedback.objects.create(message=message, user=owner, rating=-1, comment="owner-secret-comment")
     plan = StrategyPlan.objects.create(owner=owner, title="owner-secret-plan", summary="owner-secret-summary")
     item = PlanItem.objects.create(plan=plan, position=1, kind="goal", text="owner-secret-item")
+    token, token_plaintext = issue_token(owner, "owner-secret-token")
     url_values = {  # what the URL sweeps put in each URL parameter: the first user's objects
         "conversation_id": message.conversation_id,
         "message_id": message.pk,
         "feedback_id": feedback.pk,
         "plan_id": plan.pk,
         "item_id": item.pk,
+        "token_id": token.pk,
         "chunk_id": Chunk.objects.filter(document=document).first().pk,
         "extension": "md",
         "object_id": message.pk,  # admin change/delete/history pages
@@ -32,4 +35,4 @@ def first_users_data(owner):
         "url": "no-such-page/",  # the admin's catch-all
     }
     return {"document": document, "message": message, "feedback": feedback, "plan": plan, "item": item,
-            "url_values": url_values}  # fmt: skip
+            "token": token, "token_plaintext": token_plaintext, "url_values": url_values}  # fmt: skip

@@ -1,7 +1,9 @@
 """Every URL pattern of the project, discovered from the URL resolver (new views are swept
-automatically), requested with every method as an anonymous visitor, as a second user and as a
-staff member without permissions: no 5xx, none of the first user's data in any response, staff
-pages closed, other people's object ids give 403/404, and none of the first user's rows change.
+automatically), requested with every method as an anonymous visitor, as a second user, as a staff
+member without permissions and with the second user's API token (a Bearer header, no session; on
+/api/rag/ and /api/plans/ it is the second user, elsewhere nobody): no 5xx, none of the first
+user's data (nor their token) in any response, staff pages closed, other people's object ids give
+403/404, and none of the first user's rows change.
 
 A new kind of URL parameter fails the sweep until it is told which object to put there.
 """
@@ -11,6 +13,9 @@ import json
 import pytest
 from django.test import Client
 
+from accounts.api_tokens import issue_token
+from accounts.bearer_auth import TOKEN_PATHS
+from accounts.models import ApiToken
 from rag.models import Conversation, Feedback, Message
 from strategies.models import PlanItem, StrategyPlan
 from toolkit.models import Chunk, ToolkitVersion
@@ -33,6 +38,7 @@ def snapshot(owner) -> list:
         list(ToolkitVersion.objects.values_list("pk", "status", "is_active", "version_tag")),
         Chunk.objects.count(),
         type(owner).objects.filter(pk=owner.pk).values_list("password", "is_active", "is_staff").get(),
+        list(ApiToken.objects.filter(user=owner).values_list("pk", "name", "token_hash", "revoked_at")),
     ]
 
 
@@ -51,24 +57,35 @@ def requests_for(url: str) -> list[tuple[str, dict]]:
     return found
 
 
-@pytest.mark.parametrize("role", ["anonymous", "second user", "staff without permissions"])
+ROLES = ["anonymous", "second user", "staff without permissions", "second user's API token"]
+
+
+@pytest.mark.parametrize("role", ROLES)
 def test_every_url_keeps_the_first_users_data_and_the_admin_closed(
     role, owner, second_user, staff_user, first_users_data
 ):
     data = first_users_data
     message = data["message"]
-    secrets = ["owner-secret", message.answer[:60], owner.email]
-    user = {"anonymous": None, "second user": second_user, "staff without permissions": staff_user}[role]
+    secrets = ["owner-secret", message.answer[:60], owner.email, data["token_plaintext"]]
+    secrets.append(data["token"].prefix)  # the owner's token, not even its public part
+    user = {"anonymous": None, "second user": second_user, "staff without permissions": staff_user,
+            "second user's API token": second_user}[role]  # fmt: skip
+    token = issue_token(second_user, "sweep")[1] if role.endswith("token") else None
     before = snapshot(owner)
     routes = [route for route, _ in all_routes()]
     assert len(routes) > 100 and "api/plans/<int:plan_id>/items/<int:item_id>/" in routes
     checked = 0
     for route in routes:
         url = fill(route, data["url_values"])
+        # A token is its user on the token API only; elsewhere its caller is anonymous.
+        caller = user if token is None or url.startswith(TOKEN_PATHS) else None
         for method, kwargs in requests_for(url):
-            client = Client()
-            if user is not None:
-                client.force_login(user)  # again for each request: a POST to a logout URL ends it
+            if token is not None:
+                client = Client(headers={"Authorization": f"Bearer {token}"})
+            else:
+                client = Client()
+                if user is not None:
+                    client.force_login(user)  # again for each request: a POST to a logout URL ends it
             response = getattr(client, method)(url, **kwargs)
             if response.streaming:
                 b"".join(response.streaming_content)
@@ -81,13 +98,13 @@ def test_every_url_keeps_the_first_users_data_and_the_admin_closed(
             if route in PUBLIC:
                 continue
             if route.startswith("admin/"):
-                if user is None or not user.is_staff:  # the admin's own login page, nothing else
+                if caller is None or not caller.is_staff:  # the admin's own login page, nothing else
                     assert response.status_code in (302, 404, 405), context
                     if response.status_code == 302:
                         assert response["Location"].startswith("/admin/login/"), context
                 else:
                     assert response.status_code in (200, 302, 403, 404, 405), context
-            elif user is None:
+            elif caller is None:
                 assert response.status_code in (302, 401, 403, 405), context
                 if response.status_code == 302:
                     assert response["Location"].startswith("/auth/login"), context

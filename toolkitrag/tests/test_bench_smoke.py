@@ -51,6 +51,14 @@ def test_plan_limits_bench_builds_both_plans_and_times_each_request(tmp_path):
     assert at_caps["export .docx"]["bytes"] > 0 and at_caps["plan page"]["bytes"] > 0
 
 
+def test_api_tokens_bench_times_the_lookup_and_both_ways_in(tmp_path):
+    out = tmp_path / "api_tokens.json"
+    result = run_bench("api_tokens.py", "--tokens", "50", "--runs", "5", "--json", str(out))
+    assert result.returncode == 0, result.stderr[-3000:]
+    figures = json.loads(out.read_text())["figures"]
+    assert len(figures) == 4 and all(figure["p50_ms"] > 0 for figure in figures.values())
+
+
 SHARED = REPO_ROOT.parent / "shared" / "eval"
 needs_shared = pytest.mark.skipif(
     not SHARED.exists(),

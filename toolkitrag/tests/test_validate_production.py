@@ -53,6 +53,7 @@ from toolkitrag.testing.production_stack import (
     signed_certificate,
 )
 from toolkitrag.testing.servers import child_database_url, free_port
+from toolkitrag.testing.smtp_server import NO_MAIL_URL
 
 SCRIPT = DEPLOY / "validate-production.sh"
 BACKUP_TIMERS = sorted(path.name for path in DEPLOY.glob("toolkitrag-backup*.timer"))
@@ -170,6 +171,7 @@ def lab(tmp_path_factory, django_db_setup, django_db_blocker):
             "CSRF_TRUSTED_ORIGINS": f"https://{SITE_HOST}:{stack.https_port}",
             "DATABASE_URL": child_database_url(),
             "CACHE_URL": f"redis://127.0.0.1:{redis_port}/0",
+            "EMAIL_URL": NO_MAIL_URL,
             "TRUSTED_PROXY_COUNT": "1",
             "STATIC_ROOT": str(directory / "static"),
             "MEDIA_ROOT": str(var / "media"),

@@ -247,6 +247,8 @@ AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_COOLOFF_MINUTES", default=3
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_CLIENT_IP_CALLABLE = "accounts.client_ip.client_ip"
+# Sign-in names are case-insensitive, so failures count under the lower-cased name.
+AXES_USERNAME_CALLABLE = "accounts.lockout.axes_username"
 AXES_LOCKOUT_CALLABLE = "accounts.views.locked_out"
 AXES_VERBOSE = False
 
@@ -254,6 +256,8 @@ AXES_VERBOSE = False
 RATE_LIMIT_ENABLED = env.bool("RATE_LIMIT_ENABLED", default=True)
 RATELIMIT_ENABLE = RATE_LIMIT_ENABLED
 RATE_LIMIT_AUTH_REQUESTS = env.int("RATE_LIMIT_AUTH_REQUESTS", default=5)  # per minute per IP
+# Sign-up and password-reset mails per hour to one address, whatever client asks for them.
+RATE_LIMIT_MAIL_PER_ADDRESS = env.int("RATE_LIMIT_MAIL_PER_ADDRESS", default=5)
 RATE_LIMIT_RAG_REQUESTS = env.int("RATE_LIMIT_RAG_REQUESTS", default=20)  # per minute per user
 # Plan exports (.docx/Markdown) and duplicates per minute per user: each reads a whole plan, and
 # six parallel .docx exports of a huge plan once slowed everyone's logins tenfold (issue 18).

@@ -17,11 +17,15 @@ class MailNotSent(Exception):
     """The mail server could not be reached or refused the message."""
 
 
-def send_account_mail(subject: str, template: str, to: str, context: dict) -> None:
-    body = render_to_string(f"accounts/email/{template}.txt", context)
+def deliver(subject: str, body: str, to: str) -> None:
+    """Send one plain-text message; MailNotSent if the mail server fails."""
     try:
         send_mail(subject, body, None, [to])
     except (smtplib.SMTPException, OSError) as error:
         # OSError: connection refused, DNS failure, timeout (EMAIL_TIMEOUT).
-        logger.warning("could not send %s mail: %s: %s", template, type(error).__name__, error)
+        logger.warning("could not send mail %r: %s: %s", subject, type(error).__name__, error)
         raise MailNotSent(str(error)) from error
+
+
+def send_account_mail(subject: str, template: str, to: str, context: dict) -> None:
+    deliver(subject, render_to_string(f"accounts/email/{template}.txt", context), to)

@@ -5,6 +5,7 @@ from django.contrib.auth.admin import UserAdmin
 
 from accounts import invitations, lockout
 from accounts.account_mail import MailNotSent
+from accounts.forms import InvitationAdminForm
 from accounts.models import Invitation, User
 
 
@@ -36,6 +37,7 @@ class LockoutAdmin(AccessAttemptAdmin):
 class InvitationAdmin(admin.ModelAdmin):
     """Staff invite an address; saving a new invitation mails its link (REGISTRATION_MODE=invite)."""
 
+    form = InvitationAdminForm
     list_display = ("email", "invited_by", "created_at", "expires_at", "accepted_at")
     list_filter = ("accepted_at",)
     search_fields = ("email",)

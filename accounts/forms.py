@@ -1,13 +1,12 @@
-from contextlib import suppress
-
 from django import forms
 from django.contrib.auth import forms as auth_forms
 from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.core.exceptions import ValidationError
+from django.template.loader import render_to_string
 from django.urls import reverse
 
-from accounts.account_mail import MailNotSent, send_account_mail
-from accounts.models import User
+from accounts.account_mail import deliver, send_account_mail
+from accounts.models import Invitation, User
 from accounts.registration import domain_allowed
 
 
@@ -44,8 +43,14 @@ class PasswordResetForm(auth_forms.PasswordResetForm):
 
     Django mails a reset link only to an active account with a password. Here every request
     sends one message, so the page and its timing are the same whatever the address; the
-    owner of an address without a resettable account learns why from that message.
+    owner of an address without a resettable account learns why from that message. Since
+    every path sends, a mail server failure (MailNotSent) says nothing about the address either,
+    so it is raised for the view to report instead of being logged and hidden as Django does.
     """
+
+    def send_mail(self, subject_template_name, email_template_name, context, from_email, to_email, **kwargs):
+        subject = "".join(render_to_string(subject_template_name, context).splitlines())
+        deliver(subject, render_to_string(email_template_name, context), to_email)
 
     def save(self, *args, request=None, **kwargs) -> None:
         super().save(*args, request=request, **kwargs)
@@ -55,6 +60,17 @@ class PasswordResetForm(auth_forms.PasswordResetForm):
         has_account = User.objects.filter(email__iexact=email).exists()
         template = "password_reset_unavailable" if has_account else "password_reset_unknown"
         context = {"register": request.build_absolute_uri(reverse("register"))}
-        # As Django does with its own reset mail, a failure is logged and the page says the same.
-        with suppress(MailNotSent):
-            send_account_mail("Password reset on ToolkitRAG", template, email, context)
+        send_account_mail("Password reset on ToolkitRAG", template, email, context)
+
+
+class InvitationAdminForm(forms.ModelForm):
+    class Meta:
+        model = Invitation
+        fields = ("email", "groups", "expires_at")
+
+    def clean_email(self) -> str:
+        # Staff may know who has an account; an invitation for a taken address could never be used.
+        email = self.cleaned_data["email"].strip()
+        if User.objects.filter(email__iexact=email).exists():
+            raise ValidationError("An account with this address exists already.")
+        return email

@@ -145,16 +145,20 @@ def locked_out(request: HttpRequest, original_response=None, credentials=None) -
 
 
 # Password reset: Django's own views and tokens (PASSWORD_RESET_TIMEOUT), our templates.
-password_reset = auth_rate_limit(
-    mail_rate_limit(
-        auth_views.PasswordResetView.as_view(
-            form_class=PasswordResetForm,
-            template_name="accounts/password_reset_form.html",
-            email_template_name="accounts/email/password_reset.txt",
-            subject_template_name="accounts/email/password_reset_subject.txt",
-        )
-    )
-)
+class PasswordResetView(auth_views.PasswordResetView):
+    form_class = PasswordResetForm
+    template_name = "accounts/password_reset_form.html"
+    email_template_name = "accounts/email/password_reset.txt"
+    subject_template_name = "accounts/email/password_reset_subject.txt"
+
+    def form_valid(self, form):
+        try:
+            return super().form_valid(form)
+        except MailNotSent:  # every address gets a mail, so this tells nothing about the address
+            return service_unavailable(self.request, MAIL_DOWN, retry_after=300)
+
+
+password_reset = auth_rate_limit(mail_rate_limit(PasswordResetView.as_view()))
 password_reset_done = auth_views.PasswordResetDoneView.as_view(
     template_name="accounts/password_reset_done.html"
 )

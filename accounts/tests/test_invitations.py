@@ -128,9 +128,18 @@ def test_mail_server_down_keeps_the_invitation_and_says_to_resend(admin_client, 
     assert Invitation.objects.filter(email="carol@example.org").exists()
 
 
-def test_invitation_of_an_address_with_an_account_says_used(admin_client, mailbox, owner):
-    invite(admin_client, "owner@example.org")
-    response = Client().get(link_in(mailbox.messages[0]))
+def test_the_admin_refuses_to_invite_an_address_that_has_an_account(admin_client, mailbox, owner):
+    page = invite(admin_client, "Owner@example.org")
+    assert "An account with this address exists already." in page.content.decode()
+    assert not Invitation.objects.exists() and mailbox.messages == []
+
+
+def test_an_invitation_whose_address_got_an_account_meanwhile_says_used(
+    admin_client, mailbox, django_user_model
+):
+    invite(admin_client, "carol@example.org")
+    User.objects.create_user("carol-by-admin", "Carol@example.org", "admin-set-password-1")
+    response = Client().post(link_in(mailbox.messages[0]), PASSWORDS)
     assert response.status_code == 400
     assert "This link has been used" in response.content.decode()
-    assert User.objects.filter(email__iexact="owner@example.org").count() == 1
+    assert User.objects.filter(email__iexact="carol@example.org").count() == 1

@@ -5,6 +5,7 @@ from django.test import Client, override_settings
 from django.urls import reverse
 
 from toolkitrag.testing import PASSWORD
+from toolkitrag.testing.servers import free_port
 from toolkitrag.testing.smtp_server import body, links, path_of
 
 pytestmark = pytest.mark.django_db
@@ -74,6 +75,17 @@ def test_unknown_and_known_addresses_get_the_same_page_and_one_mail_each(mailbox
     assert "/auth/reset/" in body(to_owner)
     assert "no account here uses it" in body(to_nobody) and "/auth/reset/" not in body(to_nobody)
     assert "cannot have its password reset here" in body(to_sso) and "/auth/reset/" not in body(to_sso)
+
+
+def test_mail_server_down_gives_the_same_clear_page_for_every_address(owner, settings):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", free_port()  # nothing listens there
+    known = ask_reset(Client(), "owner@example.org")
+    unknown = ask_reset(Client(), "nobody@example.org")
+    assert known.status_code == unknown.status_code == 503
+    assert known.content == unknown.content
+    assert "could not send e-mail" in known.content.decode()
+    assert login("owner", PASSWORD) == 302
 
 
 @override_settings(RATE_LIMIT_MAIL_PER_ADDRESS=2, RATE_LIMIT_AUTH_REQUESTS=100)

@@ -1,9 +1,12 @@
+from datetime import datetime
+
 from django import forms
 from django.contrib.auth import forms as auth_forms
 from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.core.exceptions import ValidationError
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import timezone
 
 from accounts.account_mail import deliver, send_account_mail
 from accounts.models import Invitation, User
@@ -74,3 +77,9 @@ class InvitationAdminForm(forms.ModelForm):
         if User.objects.filter(email__iexact=email).exists():
             raise ValidationError("An account with this address exists already.")
         return email
+
+    def clean_expires_at(self) -> datetime:
+        expires_at = self.cleaned_data["expires_at"]
+        if expires_at <= timezone.now():
+            raise ValidationError("Choose a time in the future: the link would not work at all.")
+        return expires_at

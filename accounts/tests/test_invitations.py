@@ -143,3 +143,9 @@ def test_an_invitation_whose_address_got_an_account_meanwhile_says_used(
     assert response.status_code == 400
     assert "This link has been used" in response.content.decode()
     assert User.objects.filter(email__iexact="carol@example.org").count() == 1
+
+
+def test_the_admin_refuses_an_invitation_that_has_expired_already(admin_client, mailbox):
+    page = invite(admin_client, "carol@example.org", expires_at=timezone.localtime() - timedelta(hours=1))
+    assert "Choose a time in the future" in page.content.decode()
+    assert not Invitation.objects.exists() and mailbox.messages == []

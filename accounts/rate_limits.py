@@ -27,11 +27,23 @@ def by_user_or_ip(group: str, request: HttpRequest) -> str:
     return f"ip:{client_ip(request)}"
 
 
+def by_posted_email(group: str, request: HttpRequest) -> str:
+    """The e-mail address a form was posted with: limits mail sent to one address."""
+    return "email:" + request.POST.get("email", "").strip().lower()
+
+
 def per_minute(setting_name: str) -> Callable[[str, HttpRequest], str]:
     """A rate read from settings on each request, so tests and operators can change it."""
 
     def rate(group: str, request: HttpRequest) -> str:
         return f"{getattr(settings, setting_name)}/m"
+
+    return rate
+
+
+def per_hour(setting_name: str) -> Callable[[str, HttpRequest], str]:
+    def rate(group: str, request: HttpRequest) -> str:
+        return f"{getattr(settings, setting_name)}/h"
 
     return rate
 

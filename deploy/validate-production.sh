@@ -31,7 +31,8 @@
 #
 # Side effects, all small and cleaned up where possible: the stream check signs in a dedicated
 # probe user (no password, no staff rights; created on first use), asks PROBE_QUESTION once (one
-# model call), deletes that conversation and logs the session out. The rate-limit check sends
+# model call), deletes that conversation and logs the session out. The email check opens one SMTP
+# session (and logs in, with EMAIL_URL's user) without sending anything. The rate-limit check sends
 # up to LOGIN_PROBES failed logins for random throwaway usernames with a documentation-range client
 # address (192.0.2.x) straight to gunicorn: no real user or address is limited or locked, and
 # django-axes records those attempts (visible in the admin under Axes).
@@ -243,6 +244,13 @@ if want redis redis-reachable && needs_facts; then
   cache_state=$(fact cache)
   if [ "$cache_state" = ok ]; then pass "Redis answers (rate limits are shared and enforced)"
   else fail "Redis $cache_state: rate limits are OFF meanwhile; systemctl status redis-server, check CACHE_URL"; fi
+fi
+
+# --- e-mail: sign-up links, invitations and password resets ------------------------------------------
+if want email email-server && needs_facts; then
+  mail_state=$(fact email)
+  if [[ "$mail_state" == ok* ]]; then pass "the mail server accepts a login (${mail_state#ok: }): sign-up, invitation and reset mails can go out"
+  else fail "e-mail $mail_state: set EMAIL_URL=smtp+tls://USER:PASSWORD@HOST:587 in $ENV_FILE (DEPLOY.md, E-mail) and check the server, user and password"; fi
 fi
 
 # --- gunicorn directly --------------------------------------------------------------------------------

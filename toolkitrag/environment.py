@@ -70,6 +70,19 @@ def cache_from_url(url: str) -> dict:
     return config
 
 
+def email_from_url(url: str) -> dict:
+    """Parse EMAIL_URL (consolemail://, smtp://, smtp+tls://USER:PASSWORD@HOST:587, smtp+ssl://...)."""
+    try:
+        config = environ.Env.email_url_config(url)
+    except (ValueError, KeyError, ImproperlyConfigured) as error:
+        raise ImproperlyConfigured(f"EMAIL_URL is malformed: {error}") from error
+    if not config.get("EMAIL_BACKEND"):
+        raise ImproperlyConfigured("EMAIL_URL must look like smtp+tls://USER:PASSWORD@HOST:587")
+    if config["EMAIL_BACKEND"].endswith("smtp.EmailBackend") and not config.get("EMAIL_HOST"):
+        raise ImproperlyConfigured("EMAIL_URL names no mail server: smtp+tls://USER:PASSWORD@HOST:587")
+    return config
+
+
 def secret_key_problem(secret_key: str) -> str | None:
     if not secret_key:
         return (
@@ -91,6 +104,7 @@ def production_problems(
     allowed_hosts: list[str],
     database_url: str,
     cache_backend: str,
+    email_url: str,
 ) -> list[str]:
     """Everything that stops ENV=prod from starting, one line each."""
     problems = []
@@ -106,6 +120,11 @@ def production_problems(
         problems.append(
             "CACHE_URL must name a shared cache (Redis) so rate limits hold across workers; "
             f"got {cache_backend}"
+        )
+    if not email_url:
+        problems.append(
+            "EMAIL_URL is missing: sign-up links, invitations and password resets are mailed; "
+            "set e.g. EMAIL_URL=smtp+tls://USER:PASSWORD@mail.example.org:587 (DEPLOY.md)"
         )
     return problems
 

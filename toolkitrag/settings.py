@@ -14,6 +14,7 @@ from toolkitrag.environment import (
     StrictEnv,
     cache_from_url,
     database_from_url,
+    email_from_url,
     production_problems,
     public_bind_problem,
 )
@@ -102,6 +103,7 @@ if IS_PROD:
         allowed_hosts=ALLOWED_HOSTS,
         database_url=DATABASE_URL,
         cache_backend=CACHES["default"]["BACKEND"],
+        email_url=env.str("EMAIL_URL", default=""),
     )
     if problems:
         raise ImproperlyConfigured(
@@ -180,14 +182,55 @@ AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",  # first, so a locked-out login never reaches the password check
     "django.contrib.auth.backends.ModelBackend",
 ]
+# Django's own validators; 12 characters at least, and none of the 20,000 common passwords
+# Django ships (CommonPasswordValidator's list).
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 12},
+    },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
+
+# Who may create an account at /auth/register (accounts/registration.py):
+# open: anyone with an e-mail address; domain: addresses of REGISTRATION_EMAIL_DOMAINS only;
+# invite: only people an administrator invited from the admin; closed: administrators (or SSO) only.
+# In open and domain mode the account exists only once its owner follows the e-mailed link.
+REGISTRATION_MODE = env.str("REGISTRATION_MODE", default="invite" if IS_PROD else "open")
+if REGISTRATION_MODE not in ("open", "domain", "invite", "closed"):
+    raise ImproperlyConfigured("REGISTRATION_MODE must be open, domain, invite or closed")
+REGISTRATION_EMAIL_DOMAINS = [
+    domain.strip().lower().lstrip("@") for domain in env.list("REGISTRATION_EMAIL_DOMAINS", default=[])
+]
+if REGISTRATION_MODE == "domain" and not REGISTRATION_EMAIL_DOMAINS:
+    raise ImproperlyConfigured("REGISTRATION_MODE=domain needs REGISTRATION_EMAIL_DOMAINS (comma-separated)")
+# How long the e-mailed sign-up link and an invitation stay valid.
+REGISTRATION_LINK_HOURS = env.int("REGISTRATION_LINK_HOURS", default=24)
+INVITATION_DAYS = env.int("INVITATION_DAYS", default=7)
+# Password reset links (Django's own tokens): one hour.
+PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT_MINUTES", default=60) * 60
+
+# --- E-mail: sign-up links, invitations, password resets ------------------------------------
+# EMAIL_URL (django-environ): consolemail:// prints mail to the log (dev default);
+# smtp+tls://USER:PASSWORD@HOST:587 or smtp+ssl://...:465 in production (required there).
+EMAIL_URL = env.str("EMAIL_URL", default="" if IS_PROD else "consolemail://")
+_email = email_from_url(EMAIL_URL) if EMAIL_URL else {}
+# Without EMAIL_URL (prod refuses to start so, above) mail goes to the console, never lost silently.
+EMAIL_BACKEND = _email.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = _email.get("EMAIL_HOST") or "localhost"
+EMAIL_PORT = _email.get("EMAIL_PORT") or 25
+EMAIL_HOST_USER = _email.get("EMAIL_HOST_USER") or ""
+EMAIL_HOST_PASSWORD = _email.get("EMAIL_HOST_PASSWORD") or ""
+EMAIL_USE_TLS = bool(_email.get("EMAIL_USE_TLS"))
+EMAIL_USE_SSL = bool(_email.get("EMAIL_USE_SSL"))
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="ToolkitRAG <toolkitrag@localhost>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# Seconds an SMTP connection may take: a mail server that does not answer costs a request this, not a hang.
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 
 # Client IP: REMOTE_ADDR unless a trusted proxy in front says otherwise (accounts/client_ip.py).
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
@@ -206,6 +249,8 @@ AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_COOLOFF_MINUTES", default=3
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_CLIENT_IP_CALLABLE = "accounts.client_ip.client_ip"
+# Sign-in names are case-insensitive, so failures count under the lower-cased name.
+AXES_USERNAME_CALLABLE = "accounts.lockout.axes_username"
 AXES_LOCKOUT_CALLABLE = "accounts.views.locked_out"
 AXES_VERBOSE = False
 
@@ -213,6 +258,8 @@ AXES_VERBOSE = False
 RATE_LIMIT_ENABLED = env.bool("RATE_LIMIT_ENABLED", default=True)
 RATELIMIT_ENABLE = RATE_LIMIT_ENABLED
 RATE_LIMIT_AUTH_REQUESTS = env.int("RATE_LIMIT_AUTH_REQUESTS", default=5)  # per minute per IP
+# Sign-up and password-reset mails per hour to one address, whatever client asks for them.
+RATE_LIMIT_MAIL_PER_ADDRESS = env.int("RATE_LIMIT_MAIL_PER_ADDRESS", default=5)
 RATE_LIMIT_RAG_REQUESTS = env.int("RATE_LIMIT_RAG_REQUESTS", default=20)  # per minute per user
 # Plan exports (.docx/Markdown) and duplicates per minute per user: each reads a whole plan, and
 # six parallel .docx exports of a huge plan once slowed everyone's logins tenfold (issue 18).

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from toolkitrag.testing import REPO_ROOT
+from toolkitrag.testing.smtp_server import NO_MAIL_URL
 
 DEPLOY = REPO_ROOT / "deploy"
 
@@ -56,6 +57,7 @@ def production_values(port: int, database_url: str, cache_url: str, **overrides:
         "CSRF_TRUSTED_ORIGINS": "https://toolkit.example.org",
         "DATABASE_URL": database_url,
         "CACHE_URL": cache_url,
+        "EMAIL_URL": NO_MAIL_URL,
         "CACHE_KEY_PREFIX": f"stack-{secrets.token_hex(4)}",
         "TRUSTED_PROXY_COUNT": "1",
         "EMBEDDING_BACKEND": "none",

@@ -2,6 +2,8 @@
 
 import pytest
 from django.contrib.contenttypes.models import ContentType
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
 
 from accounts.api_tokens import issue_token
 from rag.models import Conversation, Feedback, Message
@@ -33,6 +35,8 @@ def first_users_data(owner):
         "content_type_id": ContentType.objects.get_for_model(Message).pk,
         "app_label": "rag",
         "url": "no-such-page/",  # the admin's catch-all
+        "token": "not-a-valid-token",  # sign-up, invitation and password reset links
+        "uidb64": urlsafe_base64_encode(force_bytes(owner.pk)),
     }
     return {"document": document, "message": message, "feedback": feedback, "plan": plan, "item": item,
             "token": token, "token_plaintext": token_plaintext, "url_values": url_values}  # fmt: skip

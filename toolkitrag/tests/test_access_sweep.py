@@ -24,7 +24,9 @@ from toolkitrag.testing.url_sweep import all_routes, fill
 pytestmark = pytest.mark.django_db
 
 PUBLIC = {"", "health", "ready", "auth/register", "auth/login", "auth/logout", "admin/login/",
-          "admin/logout/", "admin/jsi18n/"}  # fmt: skip
+          "admin/logout/", "admin/jsi18n/", "auth/register/<str:token>", "auth/invite/<str:token>",
+          "auth/password_reset", "auth/password_reset/done", "auth/reset/<uidb64>/<token>",
+          "auth/reset/done"}  # fmt: skip
 SHARED_CONTENT = {"toolkit/source/<int:chunk_id>"}  # the toolkit itself: every signed-in user reads it
 
 

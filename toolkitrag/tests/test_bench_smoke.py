@@ -59,6 +59,15 @@ def test_api_tokens_bench_times_the_lookup_and_both_ways_in(tmp_path):
     assert len(figures) == 4 and all(figure["p50_ms"] > 0 for figure in figures.values())
 
 
+def test_registration_timing_bench_times_each_path_and_mails_once_per_request(tmp_path):
+    out = tmp_path / "registration_timing.json"
+    result = run_bench("registration_timing.py", "--runs", "3", "--json", str(out))
+    assert result.returncode == 0, result.stderr[-3000:]
+    figures = json.loads(out.read_text())
+    assert len(figures["figures"]) == 4 and figures["mails_sent"] == 4 * (3 + 10)
+    assert all(figure["median_ms"] > 0 for figure in figures["figures"].values())
+
+
 SHARED = REPO_ROOT.parent / "shared" / "eval"
 needs_shared = pytest.mark.skipif(
     not SHARED.exists(),

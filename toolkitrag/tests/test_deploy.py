@@ -20,6 +20,7 @@ from toolkitrag.embedded_db.server import POSTGRES_BIN
 from toolkitrag.testing import REPO_ROOT
 from toolkitrag.testing.production_stack import Stack, https_opener, render_nginx
 from toolkitrag.testing.servers import REDIS_URL, child_database_url, free_port, redis_available
+from toolkitrag.testing.smtp_server import NO_MAIL_URL
 
 pytestmark = pytest.mark.system  # starts gunicorn behind nginx and Caddy
 
@@ -129,6 +130,7 @@ def production_stack(tmp_path, fake_openai, django_user_model):
             "CSRF_TRUSTED_ORIGINS": stack.site_url,
             "DATABASE_URL": child_database_url(),
             "CACHE_URL": REDIS_URL,
+            "EMAIL_URL": NO_MAIL_URL,
             "CACHE_KEY_PREFIX": f"stack-{secrets.token_hex(4)}",
             "TRUSTED_PROXY_COUNT": "1",
             "STATIC_ROOT": str(tmp_path / "static"),

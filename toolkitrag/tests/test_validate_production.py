@@ -53,6 +53,7 @@ from toolkitrag.testing.production_stack import (
     signed_certificate,
 )
 from toolkitrag.testing.servers import child_database_url, free_port
+from toolkitrag.testing.smtp_server import SmtpServer
 
 SCRIPT = DEPLOY / "validate-production.sh"
 BACKUP_TIMERS = sorted(path.name for path in DEPLOY.glob("toolkitrag-backup*.timer"))
@@ -162,6 +163,7 @@ def lab(tmp_path_factory, django_db_setup, django_db_blocker):
     # A pause in the middle of the answer: through a passing proxy the first tokens reach the
     # probe long before the end; a buffering one hands everything over at once.
     fake.before_token = lambda i: time.sleep(1.5) if i == 4 else None
+    smtp = SmtpServer().start()  # the mail server the email-server check logs in to
     stack.write_env(
         {
             "ENV": "prod",
@@ -170,6 +172,7 @@ def lab(tmp_path_factory, django_db_setup, django_db_blocker):
             "CSRF_TRUSTED_ORIGINS": f"https://{SITE_HOST}:{stack.https_port}",
             "DATABASE_URL": child_database_url(),
             "CACHE_URL": f"redis://127.0.0.1:{redis_port}/0",
+            "EMAIL_URL": smtp.url,
             "TRUSTED_PROXY_COUNT": "1",
             "STATIC_ROOT": str(directory / "static"),
             "MEDIA_ROOT": str(var / "media"),
@@ -262,6 +265,7 @@ def lab(tmp_path_factory, django_db_setup, django_db_blocker):
         if lab.redis is not None:
             lab.stop_redis()
         fake.stop()
+        smtp.stop()
         for mount in mounts.values():
             if mount is not None:
                 run(["umount", str(mount)])
@@ -572,6 +576,11 @@ CASES: list[tuple[str, Callable[[Lab], Undo], list[str]]] = [
         "CACHE_URL at a closed port",
         lambda lab: env_file(CACHE_URL=f"redis://127.0.0.1:{free_port()}/0")(lab),
         ["redis-reachable"],
+    ),  # fmt: skip
+    (
+        "mail server unreachable",
+        lambda lab: env_file(EMAIL_URL=f"smtp://127.0.0.1:{free_port()}")(lab),
+        ["email-server"],
     ),  # fmt: skip
     ("gunicorn down", gunicorn_down, ["app-health", "app-ready", "ready-no-warnings", "proxy-health"]),
     ("nginx down", nginx_down, ["proxy-health", "proxy-ready", "http-redirect", "tls-expiry", "tls-trust"]),

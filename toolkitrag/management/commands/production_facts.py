@@ -14,6 +14,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.sessions.backends.db import SessionStore
 from django.core.cache import cache
+from django.core.mail import get_connection
 from django.core.management.base import BaseCommand
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
@@ -56,6 +57,20 @@ def cache_fact() -> str:
     except Exception as error:  # any failure to reach Redis is the same answer
         return f"unreachable: {type(error).__name__}: {one_line(error)}"
     return "ok"
+
+
+def email_fact() -> str:
+    """Whether the configured mail server accepts a session (connect, STARTTLS, login); sends nothing."""
+    if not settings.EMAIL_BACKEND.endswith("smtp.EmailBackend"):
+        return f"not delivered: EMAIL_BACKEND is {settings.EMAIL_BACKEND}"
+    where = f"{settings.EMAIL_HOST}:{settings.EMAIL_PORT}"
+    connection = get_connection(fail_silently=False)
+    try:
+        connection.open()
+    except Exception as error:  # refused, timeout, TLS or login failure: all the same answer
+        return f"unreachable at {where}: {type(error).__name__}: {one_line(error)}"
+    connection.close()
+    return f"ok: {where}"
 
 
 def _label(backup: backups.Backup) -> str:
@@ -156,6 +171,7 @@ class Command(BaseCommand):
             "media_root": settings.MEDIA_ROOT,
             "backup_dir": settings.BACKUP_DIR,
             "cache": cache_fact(),
+            "email": email_fact(),
             **database_facts(),
             **backup_facts(Path(settings.BACKUP_DIR), backup_max_age_hours, files_backup_max_age_hours),
         }

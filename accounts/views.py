@@ -18,6 +18,8 @@ auth_rate_limit = rate_limit("auth", per_minute("RATE_LIMIT_AUTH_REQUESTS"))
 def register(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect("home")
+    if settings.SSO_ENABLED and settings.OIDC_SSO_ONLY:  # accounts come from the provider only
+        return render(request, "accounts/sso_only.html", status=200 if request.method == "GET" else 403)
     form = RegistrationForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -33,9 +35,19 @@ def register(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/register.html", {"form": form})
 
 
-login_view = auth_rate_limit(
+password_login = auth_rate_limit(
     auth_views.LoginView.as_view(template_name="accounts/login.html", redirect_authenticated_user=True)
 )
+
+
+def login_view(request: HttpRequest) -> HttpResponse:
+    """The login page; with OIDC_SSO_ONLY its password form is gone and a password is refused
+    (staff use /admin/login/, which admits staff only)."""
+    if settings.SSO_ENABLED and settings.OIDC_SSO_ONLY and request.method == "POST":
+        return render(request, "accounts/login.html", {"password_refused": True}, status=403)
+    return password_login(request)
+
+
 logout_view = auth_views.LogoutView.as_view(template_name="accounts/logged_out.html")
 
 

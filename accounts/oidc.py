@@ -74,6 +74,14 @@ def sso_context(request: HttpRequest) -> dict:
     }
 
 
+def is_sso_attempt(request: HttpRequest, credentials: dict | None = None) -> bool:
+    """AXES_WHITELIST_CALLABLE: django-axes counts failed password logins, and an SSO sign-in
+    that fails (refused, provider away) is no password guess; counted, a few of them would lock
+    every SSO sign-in from that address out. Passwords are typed at the provider, which guards them.
+    Only the callback passes a nonce to authenticate()."""
+    return bool(credentials) and "nonce" in credentials and not credentials.get("password")
+
+
 def _failure_page(request: HttpRequest, message: str, status: int) -> HttpResponse:
     return render(request, "accounts/sso_failed.html", {"message": message}, status=status)
 

@@ -239,6 +239,7 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_CLIENT_IP_CALLABLE = "accounts.client_ip.client_ip"
 AXES_LOCKOUT_CALLABLE = "accounts.views.locked_out"
+AXES_WHITELIST_CALLABLE = "accounts.oidc.is_sso_attempt"  # failed SSO sign-ins are no password guesses
 AXES_VERBOSE = False
 
 # django-ratelimit, through accounts/rate_limits.py.

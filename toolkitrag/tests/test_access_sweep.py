@@ -19,7 +19,7 @@ from toolkitrag.testing.url_sweep import all_routes, fill
 pytestmark = pytest.mark.django_db
 
 PUBLIC = {"", "health", "ready", "auth/register", "auth/login", "auth/logout", "admin/login/",
-          "admin/logout/", "admin/jsi18n/"}  # fmt: skip
+          "admin/logout/", "admin/jsi18n/", "auth/sso/start", "auth/sso/callback"}  # fmt: skip
 SHARED_CONTENT = {"toolkit/source/<int:chunk_id>"}  # the toolkit itself: every signed-in user reads it
 
 

@@ -196,7 +196,10 @@ OIDC_ISSUER = env.str("OIDC_ISSUER", default="").rstrip("/")
 SSO_ENABLED = bool(OIDC_ISSUER)
 OIDC_RP_CLIENT_ID = env.str("OIDC_CLIENT_ID", default="")
 # Best from OIDC_CLIENT_SECRET_FILE=/path (StrictEnv reads any X_FILE); a file's newline is no part of it.
-OIDC_RP_CLIENT_SECRET = env.str("OIDC_CLIENT_SECRET", default="").strip()
+try:
+    OIDC_RP_CLIENT_SECRET = env.str("OIDC_CLIENT_SECRET", default="").strip()
+except OSError as error:
+    raise ImproperlyConfigured(f"OIDC_CLIENT_SECRET_FILE cannot be read: {error}") from error
 OIDC_RP_SCOPES = env.str("OIDC_SCOPES", default="openid email profile")
 # The claim listing the person's groups at the provider, and which of its values make which
 # Django Group ("claim value=Group name,..."); only the groups named here are added or removed.
@@ -208,6 +211,10 @@ OIDC_BUTTON_LABEL = env.str("OIDC_BUTTON_LABEL", default="single sign-on")
 if SSO_ENABLED and not (OIDC_RP_CLIENT_ID and OIDC_RP_CLIENT_SECRET):
     raise ImproperlyConfigured(
         "OIDC_ISSUER is set: OIDC_CLIENT_ID and OIDC_CLIENT_SECRET_FILE are needed too"
+    )
+if IS_PROD and SSO_ENABLED and not OIDC_ISSUER.startswith("https://"):
+    raise ImproperlyConfigured(
+        "OIDC_ISSUER must be an https:// URL in prod: tokens and the secret travel to it"
     )
 if SSO_ENABLED and "openid" not in OIDC_RP_SCOPES.split():
     raise ImproperlyConfigured("OIDC_SCOPES must include openid")

@@ -6,6 +6,7 @@ is made by the test: the provider signs them with a key the app only knows throu
 from collections.abc import Callable, Iterator
 
 import pytest
+from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from django.contrib.auth.models import Group
 from django.db import connections
 
@@ -156,3 +157,46 @@ def test_sso_only_shows_no_password_form_and_still_signs_in_through_the_provider
 
     page = sign_in_through_provider(browser, app, provider, "sam")
     assert "Signed in as sam" in page.inner_text("header")
+
+
+def test_a_provider_down_when_the_app_starts_costs_only_the_button_until_it_is_back(
+    browser, start_app_server, tmp_path
+):
+    late = OidcProvider(tmp_path)  # its port and issuer are fixed now; it starts later
+    secret_file = tmp_path / "oidc-client-secret"
+    secret_file.write_text(CLIENT_SECRET)
+    # Hashed as the app under gunicorn hashes (this test process uses a fast MD5 hasher it lacks).
+    hasher = PBKDF2PasswordHasher()
+    owner = User.objects.create(username="owner", email="owner@example.org")
+    User.objects.filter(pk=owner.pk).update(password=hasher.encode(PASSWORD, hasher.salt()))
+    app = start_app_server(
+        {
+            "DATABASE_URL": child_database_url(),
+            "OIDC_ISSUER": late.issuer,
+            "OIDC_CLIENT_ID": CLIENT_ID,
+            "OIDC_CLIENT_SECRET_FILE": str(secret_file),
+            "OIDC_BUTTON_LABEL": "Example IdP",
+        }
+    )
+    page = browser.new_context().new_page()
+    page.goto(app.url + "/auth/login")
+    page.click("#sso-login")
+    assert "Sign-in with Example IdP is unavailable" in page.inner_text("[role=alert]")
+    page.goto(app.url + "/auth/login")  # the password still works meanwhile
+    page.fill("#id_username", "owner")
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(app.url + "/")
+    assert "Signed in as owner" in page.inner_text("header")
+
+    late.start()  # the provider is back: no restart of the app needed
+    try:
+        late.register_client(CLIENT_ID, CLIENT_SECRET, app.url + "/auth/sso/callback")
+        late.set_people(
+            {"owner-at-idp": {"email": "owner@example.org", "email_verified": True, "groups": []}}
+        )
+        page = sign_in_through_provider(browser, app, late, "owner-at-idp")
+        assert "Signed in as owner" in page.inner_text("header")
+        assert SsoIdentity.objects.get().user == owner
+    finally:
+        late.stop()

@@ -11,6 +11,7 @@ import json
 import pytest
 from django.test import Client
 
+from accounts.sso_accounts import user_for_claims
 from rag.models import Conversation, Feedback, Message
 from strategies.models import PlanItem, StrategyPlan
 from toolkit.models import Chunk, ToolkitVersion
@@ -51,14 +52,18 @@ def requests_for(url: str) -> list[tuple[str, dict]]:
     return found
 
 
-@pytest.mark.parametrize("role", ["anonymous", "second user", "staff without permissions"])
+@pytest.mark.parametrize("role", ["anonymous", "second user", "staff without permissions", "SSO user"])
 def test_every_url_keeps_the_first_users_data_and_the_admin_closed(
     role, owner, second_user, staff_user, first_users_data
 ):
     data = first_users_data
     message = data["message"]
     secrets = ["owner-secret", message.answer[:60], owner.email]
-    user = {"anonymous": None, "second user": second_user, "staff without permissions": staff_user}[role]
+    if role == "SSO user":  # made by a first single sign-on, as accounts/oidc.py makes one
+        sso_claims = {"sub": "idp-1", "email": "sso@example.org", "email_verified": True}
+        user = user_for_claims("https://idp.example.org", sso_claims)
+    else:
+        user = {"anonymous": None, "second user": second_user, "staff without permissions": staff_user}[role]
     before = snapshot(owner)
     routes = [route for route, _ in all_routes()]
     assert len(routes) > 100 and "api/plans/<int:plan_id>/items/<int:item_id>/" in routes

@@ -6,6 +6,7 @@ import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import jwt
 import pytest
 
 from accounts.oidc import ProviderUnavailable, provider_configuration
@@ -214,3 +215,33 @@ def test_the_sso_urls_answer_every_method_without_a_server_error(
     response = getattr(client, method)(url)
     assert response.status_code in ((400, 403, 503) if method == "get" else (405,))
     assert owner.email not in response.content.decode()
+
+
+def test_id_tokens_from_another_issuer_or_for_another_client_are_refused(sso_on, discovery_server):
+    """The library checks the signature (against the JWKS) and the nonce; ToolkitRAG adds `iss` and
+    `aud`. The tokens here are signed by a key whose public half a loopback JWKS serves."""
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from django.core.exceptions import SuspiciousOperation
+
+    from accounts.oidc import SsoBackend
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    public = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))
+    _Discovery.document = {"keys": [{**public, "kid": "k1", "alg": "RS256", "use": "sig"}]}
+    backend = SsoBackend()
+    backend.OIDC_OP_JWKS_ENDPOINT = discovery_server + "/jwks"
+
+    def id_token(signed_by=key, **claims) -> str:
+        claims = {"iss": DEAD_ISSUER, "aud": ["toolkitrag"], "sub": "42", "nonce": "n1", **claims}
+        return jwt.encode(claims, signed_by, algorithm="RS256", headers={"kid": "k1"})
+
+    assert backend.verify_token(id_token(), nonce="n1")["sub"] == "42"
+    with pytest.raises(SuspiciousOperation, match="another issuer"):
+        backend.verify_token(id_token(iss="https://idp.evil.example"), nonce="n1")
+    with pytest.raises(SuspiciousOperation, match="another client"):
+        backend.verify_token(id_token(aud="some-other-app"), nonce="n1")
+    with pytest.raises(SuspiciousOperation, match="Nonce"):
+        backend.verify_token(id_token(), nonce="another-sign-in")
+    stranger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    with pytest.raises(SuspiciousOperation, match="verification failed"):
+        backend.verify_token(id_token(signed_by=stranger), nonce="n1")

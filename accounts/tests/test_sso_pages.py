@@ -57,6 +57,7 @@ def test_sso_only_removes_the_password_form_registration_and_password_logins(cli
     page = client.get("/auth/login").content.decode()
     assert 'id="id_password"' not in page and "Sign in with Example IdP" in page
     assert 'href="/admin/login/"' in page and 'href="/auth/register"' not in page
+    assert 'href="/auth/register"' not in client.get("/").content.decode()  # nor on the home page
 
     response = client.post("/auth/login", {"username": "owner", "password": PASSWORD})
     assert response.status_code == 403 and "Passwords are turned off" in response.content.decode()

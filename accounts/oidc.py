@@ -116,6 +116,7 @@ class SsoBackend(OIDCAuthenticationBackend):
             self.OIDC_OP_JWKS_ENDPOINT = configuration["jwks_uri"]
             return super().authenticate(request, nonce=nonce, code_verifier=code_verifier)
         except SsoRefused as refusal:
+            logger.info("SSO sign-in refused: %s", refusal)  # what the person was told, for support
             request.sso_error = str(refusal)
         except requests.HTTPError as error:
             # The provider answered but refused the code (used twice, expired, wrong client secret).

@@ -48,23 +48,35 @@ class OidcProvider:
 
     def __init__(self, work_dir: Path):
         self.work_dir = work_dir
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.issuer = self.url + "/o"
         self.people_file = work_dir / "provider-people.json"
         self.key_file = work_dir / "provider-key.pem"
         self.server: AppServer | None = None
+        self._port: int | None = None
+
+    @property
+    def url(self) -> str:
+        """The provider's address. Its port is picked at the first use, as late as the test allows:
+        on a busy machine another process may take a free port before gunicorn binds it."""
+        if self._port is None:
+            self._port = free_port()
+        return f"http://127.0.0.1:{self._port}"
+
+    @property
+    def issuer(self) -> str:
+        return self.url + "/o"
 
     def env(self) -> dict[str, str]:
-        return {
+        env = {
             "DJANGO_SETTINGS_MODULE": PROVIDER_SETTINGS,
             "PROVIDER_DATABASE_URL": self.database_url,
-            "PROVIDER_ISSUER": self.issuer,
             "PROVIDER_RSA_KEY_FILE": str(self.key_file),
             "PROVIDER_PEOPLE_FILE": str(self.people_file),
             # oauthlib refuses plain http unless told; the provider lives on loopback in a test.
             "OAUTHLIB_INSECURE_TRANSPORT": "1",
         }
+        if self._port is not None:  # management commands need no issuer
+            env["PROVIDER_ISSUER"] = self.issuer
+        return env
 
     def start(self) -> "OidcProvider":
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -80,9 +92,9 @@ class OidcProvider:
         self.manage("migrate", "--noinput")
         self.server = start_gunicorn(
             self.work_dir,
-            self.env(),
+            {**self.env(), "PROVIDER_ISSUER": self.issuer},
             wsgi="toolkitrag.testing.oidc_provider.wsgi",
-            port=self.port,
+            port=self._port,
             wait_for="/o/.well-known/openid-configuration",
         )
         return self

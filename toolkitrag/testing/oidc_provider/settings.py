@@ -42,7 +42,7 @@ AUTHENTICATION_BACKENDS = ["toolkitrag.testing.oidc_provider.people.PeopleBacken
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # only unusable ones are stored
 OAUTH2_PROVIDER = {
     "OIDC_ENABLED": True,
-    "OIDC_ISS_ENDPOINT": os.environ["PROVIDER_ISSUER"],
+    "OIDC_ISS_ENDPOINT": os.environ.get("PROVIDER_ISSUER", ""),  # set for the server, not for migrate
     "OIDC_RSA_PRIVATE_KEY": Path(os.environ["PROVIDER_RSA_KEY_FILE"]).read_text(),
     "OAUTH2_VALIDATOR_CLASS": "toolkitrag.testing.oidc_provider.people.PeopleValidator",
     "SCOPES": {"openid": "OpenID Connect", "email": "E-mail address", "profile": "Name and username"},

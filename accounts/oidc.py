@@ -26,6 +26,7 @@ from django.views.generic import View
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 from mozilla_django_oidc.views import OIDCAuthenticationCallbackView, OIDCAuthenticationRequestView
 
+from accounts.models import User
 from accounts.sso_accounts import SsoRefused, user_for_claims
 
 logger = logging.getLogger(__name__)
@@ -96,7 +97,7 @@ class SsoBackend(OIDCAuthenticationBackend):
     """Authentication backend for the callback (the only caller that passes a nonce); for every
     other authenticate() call, password logins included, it answers None at once."""
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, **kwargs) -> None:
         # Not the parent's __init__: it reads the endpoints from settings, and Django builds a
         # backend for every request of a signed-in SSO user (get_user), when SSO may be off or the
         # provider away. The endpoints are set in authenticate().
@@ -106,7 +107,13 @@ class SsoBackend(OIDCAuthenticationBackend):
         self.OIDC_RP_SIGN_ALGO = settings.OIDC_RP_SIGN_ALGO
         self.OIDC_RP_IDP_SIGN_KEY = None
 
-    def authenticate(self, request, nonce=None, code_verifier=None, **kwargs):
+    def authenticate(
+        self,
+        request: HttpRequest | None,
+        nonce: str | None = None,
+        code_verifier: str | None = None,
+        **kwargs,
+    ) -> User | None:
         if request is None or nonce is None or not settings.SSO_ENABLED:
             return None
         try:
@@ -131,7 +138,7 @@ class SsoBackend(OIDCAuthenticationBackend):
             request.sso_error = "The identity provider's answer could not be verified. Start again."
         return None
 
-    def verify_token(self, token, **kwargs):
+    def verify_token(self, token: str, **kwargs) -> dict:
         payload = super().verify_token(token, **kwargs)
         if "nonce" in kwargs:  # the ID token (a userinfo JWT has no nonce to check)
             audience = payload.get("aud")
@@ -142,7 +149,7 @@ class SsoBackend(OIDCAuthenticationBackend):
                 raise SuspiciousOperation(f"ID token for another client: {audience!r}")
         return payload
 
-    def get_or_create_user(self, access_token, id_token, payload):
+    def get_or_create_user(self, access_token: str, id_token: str, payload: dict) -> User:
         userinfo = self.get_userinfo(access_token, id_token, payload)
         if str(userinfo.get("sub")) != str(payload.get("sub")):
             # OpenID Connect Core 1.0, 5.3.2: userinfo of another subject must not be used.
@@ -154,7 +161,7 @@ class SsoBackend(OIDCAuthenticationBackend):
 class SsoStartView(OIDCAuthenticationRequestView):
     """GET /auth/sso/start: off to the provider's login page (with state, nonce and PKCE)."""
 
-    def __init__(self, **kwargs):
+    def __init__(self, **kwargs) -> None:
         View.__init__(self, **kwargs)  # not the parent's: it reads the endpoint from settings
         self.OIDC_RP_CLIENT_ID = settings.OIDC_RP_CLIENT_ID
 

@@ -9,7 +9,7 @@ from accounts import invitations, lockout
 from accounts.account_mail import MailNotSent
 from accounts.api_tokens import fill_new_token, revoke_tokens
 from accounts.forms import InvitationAdminForm
-from accounts.models import ApiToken, Invitation, User
+from accounts.models import ApiToken, Invitation, SsoIdentity, User
 from accounts.token_forms import ApiTokenAdminForm
 
 # Like the account page, the admin shows a new token's plaintext once: saved in the session by the
@@ -75,8 +75,21 @@ class ApiTokenAdmin(admin.ModelAdmin):
         self.message_user(request, f"{count} token(s) revoked.", messages.SUCCESS)
 
 
+class SsoIdentityInline(admin.TabularInline):
+    """The account's identity at the SSO provider. Deleting it unlinks the account: the next SSO
+    sign-in links by verified e-mail again (or makes a new account)."""
+
+    model = SsoIdentity
+    extra = 0
+    fields = readonly_fields = ("issuer", "subject", "created_at", "last_login_at")
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False  # made by signing in, never typed in
+
+
 @admin.register(User)
 class AccountAdmin(UserAdmin):
+    inlines = [SsoIdentityInline]
     actions = ["lift_lockout"]
 
     @admin.action(description="Lift login lockout of selected users")

@@ -101,3 +101,32 @@ class ApiToken(models.Model):
         if self.expires_at is not None and self.expires_at <= timezone.now():
             return "expired"
         return "active"
+
+
+class SsoIdentity(models.Model):
+    """Who a user is at the organisation's identity provider (OpenID Connect `iss` + `sub`).
+
+    Sign-ins after the first find the account by this, not by e-mail: an address can change at
+    the provider or be given to someone else later, the subject cannot.
+    """
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="sso_identities")
+    issuer = models.CharField(max_length=255)
+    subject = models.CharField(max_length=255)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_login_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "sso_identities"
+        verbose_name = "single sign-on identity"
+        verbose_name_plural = "single sign-on identities"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["issuer", "subject"], name="sso_identities_issuer_subject_unique"
+            ),
+            # One identity per provider and account: a second person at the provider cannot join it.
+            models.UniqueConstraint(fields=["user", "issuer"], name="sso_identities_user_issuer_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} at {self.issuer}"

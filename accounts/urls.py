@@ -1,6 +1,7 @@
 from django.urls import path
 
 from accounts import account_views, views
+from accounts.oidc import SsoCallbackView, SsoStartView
 
 urlpatterns = [
     path("register", views.register, name="register"),
@@ -15,4 +16,8 @@ urlpatterns = [
     path("password_reset/done", views.password_reset_done, name="password_reset_done"),
     path("reset/<uidb64>/<token>", views.password_reset_confirm, name="password_reset_confirm"),
     path("reset/done", views.password_reset_complete, name="password_reset_complete"),
+    # Single sign-on (accounts/oidc.py); 404 while OIDC_ISSUER is unset. The callback is the
+    # redirect URI registered at the provider: https://<host>/auth/sso/callback
+    path("sso/start", SsoStartView.as_view(), name="sso-start"),
+    path("sso/callback", SsoCallbackView.as_view(), name="sso-callback"),
 ]

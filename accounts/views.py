@@ -28,6 +28,8 @@ MAIL_DOWN = "We could not send e-mail just now, so nothing was changed. Please t
 def register(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect("home")
+    if settings.SSO_ENABLED and settings.OIDC_SSO_ONLY:  # accounts come from the provider only
+        return render(request, "accounts/sso_only.html", status=200 if request.method == "GET" else 403)
     if not registration.self_service_open():
         # invite and closed mode: no form, only what to do instead.
         return render(request, "accounts/register_unavailable.html", {"mode": settings.REGISTRATION_MODE})
@@ -125,7 +127,17 @@ class LoginView(auth_views.LoginView):
         return self.render_to_response(self.get_context_data(form=form, lockout_warning=warning))
 
 
-login_view = auth_rate_limit(LoginView.as_view())
+password_login = auth_rate_limit(LoginView.as_view())
+
+
+def login_view(request: HttpRequest) -> HttpResponse:
+    """The login page; with OIDC_SSO_ONLY its password form is gone and a password is refused
+    (staff use /admin/login/, which admits staff only)."""
+    if settings.SSO_ENABLED and settings.OIDC_SSO_ONLY and request.method == "POST":
+        return render(request, "accounts/login.html", {"password_refused": True}, status=403)
+    return password_login(request)
+
+
 logout_view = auth_views.LogoutView.as_view(template_name="accounts/logged_out.html")
 
 

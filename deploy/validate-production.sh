@@ -224,6 +224,26 @@ if want settings rate-limits-enabled && needs_facts; then
   else fail "RATE_LIMIT_ENABLED is false: remove it from $ENV_FILE (logins can be guessed at full speed)"; fi
 fi
 
+# --- single sign-on: only when OIDC_ISSUER is set (no lines at all without it) -----------------------
+OIDC_ISSUER=$(setting OIDC_ISSUER ""); OIDC_ISSUER=${OIDC_ISSUER%/}
+if [ -n "$OIDC_ISSUER" ] && want sso sso-client-secret; then
+  secret_file=$(setting OIDC_CLIENT_SECRET_FILE "")
+  if [ -z "$secret_file" ]; then
+    if [ -n "$(setting OIDC_CLIENT_SECRET "")" ]; then pass "OIDC_CLIENT_SECRET is set (OIDC_CLIENT_SECRET_FILE would keep it out of the environment)"
+    else fail "OIDC_ISSUER is set but OIDC_CLIENT_SECRET_FILE is not: save the client secret from the identity provider in a file (chmod 640, group $SERVICE_USER) and name it (DEPLOY.md, Single sign-on)"; fi
+  elif ! as_service_user test -r "$secret_file"; then fail "$secret_file (OIDC_CLIENT_SECRET_FILE) is missing or unreadable for $SERVICE_USER: SSO sign-ins cannot start; chown root:$SERVICE_USER $secret_file; chmod 640 $secret_file"
+  elif ! as_service_user test -s "$secret_file"; then fail "$secret_file (OIDC_CLIENT_SECRET_FILE) is empty: paste the client secret from the identity provider into it"
+  elif [ "$(stat -c '%a' "$secret_file" | cut -c3)" != 0 ]; then fail "$secret_file has mode $(stat -c '%a' "$secret_file"): anyone on this machine can read the client secret; chmod 640 $secret_file"
+  else pass "the client secret in $secret_file is readable by $SERVICE_USER only"; fi
+fi
+if [ -n "$OIDC_ISSUER" ] && want sso sso-discovery; then
+  discovery=$(curl -s --max-time 10 "$OIDC_ISSUER/.well-known/openid-configuration")
+  issuer_pattern=$(printf '%s' "$OIDC_ISSUER" | sed 's/[][\.*^$]/\\&/g')
+  if printf '%s' "$discovery" | grep -Eq "\"issuer\"[[:space:]]*:[[:space:]]*\"$issuer_pattern/?\""; then pass "the identity provider at $OIDC_ISSUER answers its discovery document"
+  elif [ -z "$discovery" ]; then fail "$OIDC_ISSUER/.well-known/openid-configuration did not answer: SSO sign-ins show an error page (passwords still work unless OIDC_SSO_ONLY); check OIDC_ISSUER and this server's way out"
+  else fail "$OIDC_ISSUER/.well-known/openid-configuration does not name $OIDC_ISSUER as its issuer: copy OIDC_ISSUER exactly from the provider's 'issuer' (${discovery:0:120})"; fi
+fi
+
 # --- PostgreSQL and Redis, reached with the app's own configuration ---------------------------------
 if want database postgres-reachable && needs_facts; then
   database=$(fact database)

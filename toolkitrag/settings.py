@@ -171,6 +171,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "accounts.oidc.sso_context",
             ],
         },
     },
@@ -232,6 +233,46 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # Seconds an SMTP connection may take: a mail server that does not answer costs a request this, not a hang.
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 
+# --- Single sign-on: OpenID Connect through mozilla-django-oidc (accounts/oidc.py) ----------
+# Off while OIDC_ISSUER is empty. The provider's endpoints come from
+# <OIDC_ISSUER>/.well-known/openid-configuration, fetched at the first SSO sign-in and not at
+# start-up: a provider that is down must not stop the site or the password login.
+OIDC_ISSUER = env.str("OIDC_ISSUER", default="").rstrip("/")
+SSO_ENABLED = bool(OIDC_ISSUER)
+OIDC_RP_CLIENT_ID = env.str("OIDC_CLIENT_ID", default="")
+# Best from OIDC_CLIENT_SECRET_FILE=/path (StrictEnv reads any X_FILE); a file's newline is no part of it.
+try:
+    OIDC_RP_CLIENT_SECRET = env.str("OIDC_CLIENT_SECRET", default="").strip()
+except OSError as error:
+    raise ImproperlyConfigured(f"OIDC_CLIENT_SECRET_FILE cannot be read: {error}") from error
+OIDC_RP_SCOPES = env.str("OIDC_SCOPES", default="openid email profile")
+# The claim listing the person's groups at the provider, and which of its values make which
+# Django Group ("claim value=Group name,..."); only the groups named here are added or removed.
+OIDC_GROUPS_CLAIM = env.str("OIDC_GROUPS_CLAIM", default="groups")
+OIDC_GROUP_MAP = env.dict("OIDC_GROUP_MAP", default={})
+# No password form or registration for non-staff; staff keep the password at /admin/login/.
+OIDC_SSO_ONLY = env.bool("OIDC_SSO_ONLY", default=False)
+OIDC_BUTTON_LABEL = env.str("OIDC_BUTTON_LABEL", default="single sign-on")
+if SSO_ENABLED and not (OIDC_RP_CLIENT_ID and OIDC_RP_CLIENT_SECRET):
+    raise ImproperlyConfigured(
+        "OIDC_ISSUER is set: OIDC_CLIENT_ID and OIDC_CLIENT_SECRET_FILE are needed too"
+    )
+if IS_PROD and SSO_ENABLED and not OIDC_ISSUER.startswith("https://"):
+    raise ImproperlyConfigured(
+        "OIDC_ISSUER must be an https:// URL in prod: tokens and the secret travel to it"
+    )
+if SSO_ENABLED and "openid" not in OIDC_RP_SCOPES.split():
+    raise ImproperlyConfigured("OIDC_SCOPES must include openid")
+if OIDC_SSO_ONLY and not SSO_ENABLED:
+    raise ImproperlyConfigured("OIDC_SSO_ONLY=true needs OIDC_ISSUER: nobody but staff could sign in")
+# Fixed choices, not settings: ID tokens signed with the provider's RSA keys (its JWKS), the
+# code exchange bound to the browser by PKCE, and a provider that hangs costs a sign-in 10 s.
+OIDC_RP_SIGN_ALGO = "RS256"
+OIDC_USE_PKCE = True
+OIDC_TIMEOUT = 10
+OIDC_AUTHENTICATION_CALLBACK_URL = "sso-callback"
+AUTHENTICATION_BACKENDS.append("accounts.oidc.SsoBackend")
+
 # Client IP: REMOTE_ADDR unless a trusted proxy in front says otherwise (accounts/client_ip.py).
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 CLIENT_IP_HEADER = env.str("CLIENT_IP_HEADER", default="X-Real-IP")
@@ -252,6 +293,7 @@ AXES_CLIENT_IP_CALLABLE = "accounts.client_ip.client_ip"
 # Sign-in names are case-insensitive, so failures count under the lower-cased name.
 AXES_USERNAME_CALLABLE = "accounts.lockout.axes_username"
 AXES_LOCKOUT_CALLABLE = "accounts.views.locked_out"
+AXES_WHITELIST_CALLABLE = "accounts.oidc.is_sso_attempt"  # failed SSO sign-ins are no password guesses
 AXES_VERBOSE = False
 
 # django-ratelimit, through accounts/rate_limits.py.

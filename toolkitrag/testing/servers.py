@@ -61,9 +61,17 @@ class AppServer:
             self.process.kill()
 
 
-def start_gunicorn(log_dir: Path, env_overrides: dict[str, str], *, wait_for: str = "/health") -> AppServer:
-    """Start the app under gunicorn (one worker, a free port) and wait until `wait_for` answers."""
-    port = free_port()
+def start_gunicorn(
+    log_dir: Path,
+    env_overrides: dict[str, str],
+    *,
+    wait_for: str = "/health",
+    wsgi: str = "toolkitrag.wsgi",
+    port: int | None = None,
+) -> AppServer:
+    """Start the app (or another WSGI module, e.g. the test OpenID provider) under gunicorn (one
+    worker, a free port unless given) and wait until `wait_for` answers."""
+    port = port or free_port()
     log_path = log_dir / f"gunicorn-{port}.log"
     env = {
         key: value
@@ -75,7 +83,7 @@ def start_gunicorn(log_dir: Path, env_overrides: dict[str, str], *, wait_for: st
     log_file = open(log_path, "wb")  # noqa: SIM115 - the child process writes to it until it stops
     process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
         [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "1"]
-        + ["--error-logfile", "-", "toolkitrag.wsgi"],
+        + ["--error-logfile", "-", wsgi],
         cwd=REPO_ROOT,
         env=env,
         stdout=log_file,

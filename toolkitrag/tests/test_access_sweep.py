@@ -16,6 +16,7 @@ from django.test import Client
 from accounts.api_tokens import issue_token
 from accounts.bearer_auth import TOKEN_PATHS
 from accounts.models import ApiToken
+from accounts.sso_accounts import user_for_claims
 from rag.models import Conversation, Feedback, Message
 from strategies.models import PlanItem, StrategyPlan
 from toolkit.models import Chunk, ToolkitVersion
@@ -26,7 +27,7 @@ pytestmark = pytest.mark.django_db
 PUBLIC = {"", "health", "ready", "auth/register", "auth/login", "auth/logout", "admin/login/",
           "admin/logout/", "admin/jsi18n/", "auth/register/<str:token>", "auth/invite/<str:token>",
           "auth/password_reset", "auth/password_reset/done", "auth/reset/<uidb64>/<token>",
-          "auth/reset/done"}  # fmt: skip
+          "auth/reset/done", "auth/sso/start", "auth/sso/callback"}  # fmt: skip
 SHARED_CONTENT = {"toolkit/source/<int:chunk_id>"}  # the toolkit itself: every signed-in user reads it
 
 
@@ -59,7 +60,7 @@ def requests_for(url: str) -> list[tuple[str, dict]]:
     return found
 
 
-ROLES = ["anonymous", "second user", "staff without permissions", "second user's API token"]
+ROLES = ["anonymous", "second user", "staff without permissions", "second user's API token", "SSO user"]
 
 
 @pytest.mark.parametrize("role", ROLES)
@@ -70,8 +71,12 @@ def test_every_url_keeps_the_first_users_data_and_the_admin_closed(
     message = data["message"]
     secrets = ["owner-secret", message.answer[:60], owner.email, data["token_plaintext"]]
     secrets.append(data["token"].prefix)  # the owner's token, not even its public part
-    user = {"anonymous": None, "second user": second_user, "staff without permissions": staff_user,
-            "second user's API token": second_user}[role]  # fmt: skip
+    if role == "SSO user":  # made by a first single sign-on, as accounts/oidc.py makes one
+        sso_claims = {"sub": "idp-1", "email": "sso@example.org", "email_verified": True}
+        user = user_for_claims("https://idp.example.org", sso_claims)
+    else:
+        user = {"anonymous": None, "second user": second_user, "staff without permissions": staff_user,
+                "second user's API token": second_user}[role]  # fmt: skip
     token = issue_token(second_user, "sweep")[1] if role.endswith("token") else None
     before = snapshot(owner)
     routes = [route for route, _ in all_routes()]

@@ -221,8 +221,8 @@ def test_a_token_never_lifts_csrf_outside_the_token_api(owner, world):
     refused = 0
     for route, _ in all_routes():
         url = fill(route, {**world["values"], "chunk_id": 1, "extension": "md", "object_id": 1, "id": 1,
-                           "feedback_id": 1, "token_id": 1, "token": "x", "uidb64": "x", "content_type_id": 1, "app_label": "rag",
-                           "url": "x/"})  # fmt: skip
+                           "feedback_id": 1, "token_id": 1, "token": "x", "uidb64": "x", "content_type_id": 1,
+                           "app_label": "rag", "url": "x/"})  # fmt: skip
         if url.startswith(TOKEN_PATHS) or url in ("/health", "/ready"):
             continue
         response = client.post(url, {"name": "x", "title": "x"})

@@ -148,7 +148,7 @@ def test_the_command_exits_non_zero_on_regressions_and_zero_without(v1):
     call_command("golden", "run", "--version", str(v1.pk), stdout=out)
     assert out.getvalue().strip().endswith(f"{v1}: 2 passed, 0 failed.")
 
-    v2 = ingest_toolkit(without("1.1 Budget"), version="v2", activate=False)
+    ingest_toolkit(without("1.1 Budget"), version="v2", activate=False)
     out = io.StringIO()
     with pytest.raises(CommandError, match="1 golden question"):
         call_command("golden", "run", "--toolkit", v1.toolkit.name, stdout=out)

@@ -238,16 +238,20 @@ def compare(version: ToolkitVersion) -> Comparison:
     active = other_active_version(version)
     mine, theirs = latest_run(version), latest_run(active) if active else None
     comparison = Comparison(version, mine, active, theirs)
-    if mine is None or theirs is None:
-        return comparison
-    ours = {r.question_id: r for r in mine.results.select_related("question")}
-    active_results = {r.question_id: r for r in theirs.results.select_related("question")}
-    for question_id, result in ours.items():
-        before = active_results.get(question_id)
-        if before is not None and before.passed != result.passed:
-            comparison.changes.append(Change(result.question, result, before))
-    comparison.changes.sort(key=lambda change: (not change.newly_failing, change.question.pk))
+    if mine is not None and theirs is not None:
+        comparison.changes = changed_results(mine, theirs)
     return comparison
+
+
+def changed_results(golden_run: GoldenRun, before: GoldenRun) -> list[Change]:
+    """The questions whose result differs between two runs, newly failing first."""
+    earlier = {r.question_id: r for r in before.results.all()}
+    changes = [
+        Change(result.question, result, earlier[result.question_id])
+        for result in golden_run.results.select_related("question")
+        if result.question_id in earlier and earlier[result.question_id].passed != result.passed
+    ]
+    return sorted(changes, key=lambda change: (not change.newly_failing, change.question.pk))
 
 
 def summary(comparison: Comparison) -> str:
@@ -404,22 +408,27 @@ def run_rows(golden_run: GoldenRun) -> Iterator[list]:
 # --- one click from analytics ------------------------------------------------------------------------
 
 
-def prefill_from_message(message: Message, must_refuse: bool = False) -> dict:
-    """A golden question's initial values from an answer users rated or a question it did not
-    answer: the question, its toolkit, and the sections the answer cited (unless it must be refused)."""
-    cited = _cited_sections(message) if not must_refuse else []
-    versions = ToolkitVersion.objects.filter(pk__in=message.document_ids)
-    chunk_versions = Chunk.objects.filter(pk__in=[c["chunk_id"] for c in cited]).values_list(
+PREFILL_KINDS = ("cited", "pick", "refuse")
+
+
+def prefill_from_message(message: Message, kind: str = "cited") -> dict:
+    """A golden question's initial values from a question users asked: its text and toolkit, and
+    as expected sections those its answer cited ("cited": a thumbs-up, "this was right"), none
+    yet ("pick": a content gap or a thumbs-down, the editor picks the section that should answer)
+    or none because it must be refused ("refuse")."""
+    cited = _cited_sections(message) if kind == "cited" else []
+    chunk_toolkits = Chunk.objects.filter(pk__in=[c["chunk_id"] for c in message.citations]).values_list(
         "document__toolkit_id", flat=True
     )
-    toolkit_id = next(iter(chunk_versions), None) or next(
-        iter(versions.values_list("toolkit_id", flat=True)), None
+    version_toolkits = ToolkitVersion.objects.filter(pk__in=message.document_ids).values_list(
+        "toolkit_id", flat=True
     )
+    toolkit_id = next(iter(chunk_toolkits), None) or next(iter(version_toolkits), None)
     return {
         "question": message.query,
         "toolkit": toolkit_id,
-        "expected_headings": "\n".join(c["heading"] for c in cited),
-        "must_refuse": must_refuse,
+        "expected_headings": [c["heading"] for c in cited],
+        "must_refuse": kind == "refuse",
         "origin": f"message {message.pk}",
     }
 
@@ -438,7 +447,9 @@ def pass_rates(toolkit_id: int | None = None, limit: int = 30) -> list[dict]:
             "label": f"{r.version.toolkit.name} {r.version.version_tag}",
             "passed": r.passed,
             "failed": r.failed,
+            "rate": round(100 * r.passed / (r.passed + r.failed)) if r.passed + r.failed else None,
             "finished_at": r.finished_at,
+            "version_id": r.version_id,
         }
         for r in ordered
     ]

@@ -229,6 +229,15 @@ class Comparison:
         return [change for change in self.changes if change.newly_failing]
 
     @property
+    def untested(self) -> bool:
+        """Golden questions exist, another version answers now, and this one has no finished run."""
+        return (
+            self.run is None
+            and self.active_version is not None
+            and GoldenQuestion.objects.filter(toolkit=self.version.toolkit_id).exists()
+        )
+
+    @property
     def newly_passing(self) -> list[Change]:
         return [c for c in self.changes if c.result and c.result.passed and not c.newly_failing]
 
@@ -278,9 +287,12 @@ class RegressionsFound(Exception):
     def __init__(self, comparison: Comparison, blocked: bool):
         self.comparison = comparison
         self.blocked = blocked
-        count = len(comparison.newly_failing)
         how = "GOLDEN_BLOCK_ACTIVATION forbids activating it" if blocked else "confirm to activate anyway"
-        super().__init__(f"{count} golden question(s) newly fail on {comparison.version}: {how}.")
+        if comparison.untested:
+            what = f"The golden questions have not been run on {comparison.version} yet"
+        else:
+            what = f"{len(comparison.newly_failing)} golden question(s) newly fail on {comparison.version}"
+        super().__init__(f"{what}: {how}.")
 
 
 def activate(version: ToolkitVersion, user=None, accept_regressions: bool = False) -> Comparison:
@@ -291,8 +303,10 @@ def activate(version: ToolkitVersion, user=None, accept_regressions: bool = Fals
     regressions = comparison.newly_failing
     if regressions and (settings.GOLDEN_BLOCK_ACTIVATION or not accept_regressions):
         raise RegressionsFound(comparison, blocked=settings.GOLDEN_BLOCK_ACTIVATION)
+    if comparison.untested and not accept_regressions:  # its run is still queued (or never ran)
+        raise RegressionsFound(comparison, blocked=False)
     with transaction.atomic():
-        if regressions:
+        if regressions or comparison.untested:
             RegressionAcceptance.objects.create(
                 version=version,
                 replaced=comparison.active_version,
@@ -300,7 +314,8 @@ def activate(version: ToolkitVersion, user=None, accept_regressions: bool = Fals
                 regressions=[
                     {"question_id": c.question.pk, "question": c.question.question, "reason": c.result.reason}
                     for c in regressions
-                ],
+                ]
+                or [{"question_id": None, "question": "(activated before any golden run)", "reason": ""}],
             )
         version.activate()
     return comparison

@@ -21,12 +21,15 @@ def run_golden_questions(run_id: int) -> str:
     version = golden_run.version
     # The comparison needs the active version's answers to today's questions: run it too if not.
     active = golden.other_active_version(version)
-    if active is not None and not golden.is_current(golden.latest_run(active)):
-        golden.run_version(active, trigger=f"baseline for {version.version_tag}")
     try:
+        if active is not None and not golden.is_current(golden.latest_run(active)):
+            golden.run_version(active, trigger=f"baseline for {version.version_tag}")
         golden_run = golden.run(golden_run)
-    except Exception:
+    except Exception as error:  # the baseline's failure fails this run too: nothing to compare with
         logger.exception("golden run %s failed", run_id)
+        GoldenRun.objects.filter(pk=run_id, status=GoldenRun.Status.PENDING).update(
+            status=GoldenRun.Status.FAILED, error=f"The active version's run failed ({type(error).__name__})."
+        )
         return GoldenRun.Status.FAILED
     golden.activate_if_clean(version)
     return golden_run.status

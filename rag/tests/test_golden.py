@@ -156,3 +156,14 @@ def test_the_command_exits_non_zero_on_regressions_and_zero_without(v1):
     assert "1 newly failing" in out.getvalue().splitlines()[-1]
     with pytest.raises(CommandError, match="No toolkit version"):
         call_command("golden", "run", "--version", "999999")
+
+
+def test_a_version_not_yet_run_needs_a_confirmation_too(v1):
+    add_golden(v1, BUDGET, [budget_heading(v1)])
+    golden.run_version(v1, "test")
+    v2 = ingest_toolkit(version="v2", activate=False)  # its run has not happened yet
+    with pytest.raises(golden.RegressionsFound, match="not been run on"):
+        golden.activate(v2)
+    golden.activate(v2, accept_regressions=True)
+    v2.refresh_from_db()
+    assert v2.is_active and RegressionAcceptance.objects.get().regressions[0]["question_id"] is None

@@ -57,6 +57,8 @@ def test_the_version_page_shows_the_newly_failing_question_beside_the_active_ans
     budget_chunk = v1.chunks.get(heading__endswith="1.1 Budget")
     assert f'href="/toolkit/source/{budget_chunk.pk}#passage"' in html  # the section v1 cited
     assert "I accept that the golden questions listed above newly fail" in html
+    active_page = page(client, v1)  # the active version's own page: nothing to compare with
+    assert "This is the active version." in active_page and "Activate" not in active_page
     version_page = client.get(reverse("admin:toolkit_toolkitversion_change", args=[v2.pk])).content.decode()
     assert (
         "1 newly failing" in version_page

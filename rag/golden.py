@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
@@ -30,6 +30,10 @@ from toolkit.chunking import HEADING_SEPARATOR
 from toolkit.models import Chunk, Toolkit, ToolkitVersion, section_fingerprints
 
 START_OF_DOCUMENT = "(start of document)"  # section_fingerprints' name for text before any heading
+# Advisory-lock namespace, as toolkit/tasks.py's: a run holds (GOLDEN_LOCK, run id) on its database
+# session while it goes on, so a run left `running` whose lock is free was abandoned by a worker
+# that died (fail_abandoned_runs).
+GOLDEN_LOCK = 0x676F  # "go"
 CSV_COLUMNS = ["question", "expected_sections", "must_contain", "must_refuse"]
 RUN_COLUMNS = [
     "question", "must_refuse", "expected_sections", "passed", "reason", "answered", "cited_sections",
@@ -111,6 +115,40 @@ def run(
 ) -> GoldenRun:
     """Put every golden question of the run's toolkit to its version and record each result.
     Each result is saved as it comes (the page shows progress); a run that fails midway says why."""
+    if not _lock(golden_run.pk, "pg_try_advisory_lock"):  # another process is running it
+        golden_run.refresh_from_db()
+        return golden_run
+    try:
+        return _run_locked(golden_run, on_progress)
+    finally:
+        _lock(golden_run.pk, "pg_advisory_unlock")
+
+
+def _lock(run_id: int, function: str) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {function}(%s, %s)", [GOLDEN_LOCK, run_id])
+        return cursor.fetchone()[0]
+
+
+def fail_abandoned_runs() -> int:
+    """Runs left `running` by a worker that died are marked failed, with the reason (the page would
+    otherwise show them running for ever). Run by `manage.py recover_ingestion` at each worker start."""
+    failed = 0
+    for golden_run in GoldenRun.objects.filter(status=GoldenRun.Status.RUNNING):
+        if not _lock(golden_run.pk, "pg_try_advisory_lock"):  # a live process holds it
+            continue
+        try:
+            failed += GoldenRun.objects.filter(pk=golden_run.pk, status=GoldenRun.Status.RUNNING).update(
+                status=GoldenRun.Status.FAILED,
+                error="The worker stopped during the run; use 'Run the golden questions now'.",
+                finished_at=timezone.now(),
+            )
+        finally:
+            _lock(golden_run.pk, "pg_advisory_unlock")
+    return failed
+
+
+def _run_locked(golden_run: GoldenRun, on_progress: Callable[[int, int], None]) -> GoldenRun:
     version = golden_run.version
     questions = list(GoldenQuestion.objects.filter(toolkit=version.toolkit_id).order_by("pk"))
     model = get_chat_model()

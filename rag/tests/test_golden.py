@@ -8,7 +8,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from rag import golden
-from rag.models import Conversation, GoldenQuestion, GoldenResult, Message, RegressionAcceptance
+from rag.models import Conversation, GoldenQuestion, GoldenResult, GoldenRun, Message, RegressionAcceptance
 from toolkitrag.testing.toolkits import TOOLKIT, ingest_toolkit
 
 pytestmark = pytest.mark.django_db
@@ -167,3 +167,14 @@ def test_a_version_not_yet_run_needs_a_confirmation_too(v1):
     golden.activate(v2, accept_regressions=True)
     v2.refresh_from_db()
     assert v2.is_active and RegressionAcceptance.objects.get().regressions[0]["question_id"] is None
+
+
+def test_a_run_left_running_by_a_dead_worker_is_failed_at_the_next_worker_start(v1):
+    add_golden(v1, BUDGET, [budget_heading(v1)])
+    abandoned = golden.start_run(v1, "ingested")
+    GoldenRun.objects.filter(pk=abandoned.pk).update(status=GoldenRun.Status.RUNNING)  # its process died
+    out = io.StringIO()
+    call_command("recover_ingestion", stdout=out)
+    assert "Abandoned golden runs marked failed: 1." in out.getvalue()
+    abandoned.refresh_from_db()
+    assert abandoned.status == GoldenRun.Status.FAILED and "worker stopped" in abandoned.error

@@ -37,6 +37,8 @@ run: $(VENV)/.installed
 	$(PY) manage.py ensure_demo_admin
 	$(PY) manage.py ingest demo/community-resilience-toolkit.docx --toolkit "Community Resilience Toolkit" \
 		--version-tag 2026.1 --activate --if-missing
+	$(PY) manage.py golden import demo/golden.csv --toolkit "Community Resilience Toolkit"
+	$(PY) manage.py golden run --toolkit "Community Resilience Toolkit"
 	@echo "ToolkitRAG is starting on http://$(HOST):$(PORT)/ (admin: http://$(HOST):$(PORT)/admin/)"
 	$(PY) manage.py runserver $(HOST):$(PORT)
 

@@ -6,22 +6,26 @@ also need the "Can view the analytics pages and export logs" permission (rag.vie
 
 from functools import cached_property, wraps
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Q
-from django.http import HttpRequest, HttpResponse, QueryDict, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.decorators import method_decorator
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_POST
 
-from rag import analytics, csv_export
+from rag import analytics, csv_export, golden
 from rag.charts import stacked_bars
-from rag.forms import AnalyticsFilterForm
-from rag.models import Conversation, Feedback, Message
+from rag.forms import ActivationForm, AnalyticsFilterForm, GoldenImportForm, GoldenQuestionForm
+from rag.models import Conversation, Feedback, GoldenQuestion, GoldenRun, Message, RegressionAcceptance
+from rag.tasks import enqueue_golden_run
+from toolkit.models import ToolkitVersion
 
 ANALYTICS_PERMISSION = "rag.view_analytics"
 
@@ -186,8 +190,19 @@ def overview(request: HttpRequest) -> HttpResponse:
         ],
         height=140,
     )
+    rates = golden.pass_rates(filters.toolkit_id)
+    golden_chart = stacked_bars(
+        [r["label"] for r in rates],
+        [
+            ("passed", "#2f7d4f", [r["passed"] for r in rates]),
+            ("failed", "#c0392b", [r["failed"] for r in rates]),
+        ],
+        height=140,
+    )
     context = {
         **_context(request, "Analytics", form),
+        "golden_rates": rates,
+        "golden_chart": golden_chart,
         "filters": filters,
         "usage": usage,
         "day_chart": day_chart,
@@ -295,3 +310,182 @@ analytics_urls = (
     ],
     "analytics",
 )
+
+
+# --- golden questions (staff only: rag/golden.py) ------------------------------------------------
+
+
+@admin.register(GoldenQuestion)
+class GoldenQuestionAdmin(admin.ModelAdmin):
+    form = GoldenQuestionForm
+    list_display = ["question", "toolkit", "expected", "must_refuse", "origin", "updated_at"]
+    list_filter = ["toolkit", "must_refuse"]
+    search_fields = ["question"]
+    list_select_related = ["toolkit"]
+    change_list_template = "admin/rag/goldenquestion/change_list.html"
+
+    @admin.display(description="expected sections")
+    def expected(self, question: GoldenQuestion) -> str:
+        return " | ".join(question.expected_headings) or ("(refused)" if question.must_refuse else "—")
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)
+
+    def get_changeform_initial_data(self, request: HttpRequest) -> dict:
+        """One click from analytics: ?from_message=ID&expect=cited|pick|refuse fills the form from
+        that question (golden.prefill_from_message); reading it needs the analytics permission."""
+        initial = super().get_changeform_initial_data(request)
+        message_id = initial.pop("from_message", "")
+        kind = initial.pop("expect", "cited")
+        if message_id.isdigit() and request.user.has_perm(ANALYTICS_PERMISSION):
+            message = Message.objects.filter(pk=int(message_id)).first()
+            if message is not None and kind in golden.PREFILL_KINDS:
+                initial.update(golden.prefill_from_message(message, kind))
+        return initial
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("import/", view(self.import_view), name="rag_golden_import"),
+            path("version/<int:version_id>/", view(self.version_view), name="rag_golden_version"),
+            path("version/<int:version_id>/run/", view(self.run_now), name="rag_golden_run"),
+            path("version/<int:version_id>/activate/", view(self.activate_view), name="rag_golden_activate"),
+            path("run/<int:run_id>/progress/", view(self.progress_view), name="rag_golden_progress"),
+            path("run/<int:run_id>/csv/", view(self.run_csv), name="rag_golden_run_csv"),
+            *super().get_urls(),
+        ]
+
+    def _need(self, allowed: bool) -> None:
+        if not allowed:
+            raise PermissionDenied
+
+    def import_view(self, request: HttpRequest) -> HttpResponse:
+        self._need(self.has_add_permission(request) and self.has_change_permission(request))
+        form = GoldenImportForm(request.POST or None, request.FILES or None)
+        errors: list[str] = []
+        if request.method == "POST" and form.is_valid():
+            try:
+                created, updated = golden.import_csv(
+                    form.cleaned_data["toolkit"], form.cleaned_data["file"], request.user
+                )
+            except golden.ImportRejected as rejected:
+                errors = rejected.errors
+            else:
+                self.message_user(
+                    request, f"{created} golden question(s) added, {updated} updated.", messages.SUCCESS
+                )
+                return redirect("admin:rag_goldenquestion_changelist")
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Import golden questions",
+            "opts": self.model._meta,
+            "form": form,
+            "errors": errors,
+        }
+        return TemplateResponse(request, "admin/rag/golden_import.html", context)
+
+    def version_view(self, request: HttpRequest, version_id: int) -> HttpResponse:
+        """The version's golden run beside the active version's: what changed, newly failing first."""
+        self._need(self.has_view_permission(request))
+        version = get_object_or_404(ToolkitVersion.objects.select_related("toolkit"), pk=version_id)
+        comparison = golden.compare(version)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Golden questions: {version}",
+            "opts": self.model._meta,
+            "version": version,
+            "comparison": comparison,
+            "running": golden.latest_run(version, finished=False),
+            "question_count": GoldenQuestion.objects.filter(toolkit=version.toolkit_id).count(),
+            "failing": comparison.run.results.filter(passed=False).select_related("question")
+            if comparison.run
+            else [],
+            "acceptances": RegressionAcceptance.objects.filter(version=version).select_related("accepted_by"),
+            "activation_form": ActivationForm(),
+            "can_activate": request.user.has_perm("toolkit.change_toolkitversion"),
+            "can_run": self.has_change_permission(request),
+            "activation_blocked": settings.GOLDEN_BLOCK_ACTIVATION,
+        }
+        return TemplateResponse(request, "admin/rag/golden_version.html", context)
+
+    @method_decorator(require_POST)
+    def run_now(self, request: HttpRequest, version_id: int) -> HttpResponse:
+        self._need(self.has_change_permission(request))
+        version = get_object_or_404(ToolkitVersion, pk=version_id, status=ToolkitVersion.Status.READY)
+        if enqueue_golden_run(version, "on demand") is None:
+            self.message_user(request, f"{version.toolkit} has no golden questions yet.", messages.WARNING)
+        return redirect("admin:rag_golden_version", version_id=version.pk)
+
+    @method_decorator(require_POST)
+    def activate_view(self, request: HttpRequest, version_id: int) -> HttpResponse:
+        self._need(request.user.has_perm("toolkit.change_toolkitversion"))
+        version = get_object_or_404(ToolkitVersion.objects.select_related("toolkit"), pk=version_id)
+        form = ActivationForm(request.POST)
+        accept = form.is_valid() and form.cleaned_data["accept_regressions"]
+        try:
+            golden.activate(version, request.user, accept_regressions=accept)
+        except golden.RegressionsFound as found:
+            self.message_user(request, str(found), messages.ERROR)
+        except ValueError as error:  # not ready
+            self.message_user(request, f"{version}: {error}", messages.ERROR)
+        else:
+            self.message_user(
+                request, f"{version} is now the active version of {version.toolkit}.", messages.SUCCESS
+            )
+        return redirect("admin:rag_golden_version", version_id=version.pk)
+
+    def progress_view(self, request: HttpRequest, run_id: int) -> JsonResponse:
+        self._need(self.has_view_permission(request))
+        golden_run = get_object_or_404(GoldenRun, pk=run_id)
+        return JsonResponse(
+            {
+                "status": golden_run.status,
+                "status_label": golden_run.get_status_display(),
+                "progress_done": golden_run.progress_done,
+                "progress_total": golden_run.progress_total,
+                "finished": golden_run.status in (GoldenRun.Status.DONE, GoldenRun.Status.FAILED),
+            }
+        )
+
+    def run_csv(self, request: HttpRequest, run_id: int) -> StreamingHttpResponse:
+        self._need(self.has_view_permission(request))
+        golden_run = get_object_or_404(GoldenRun.objects.select_related("version__toolkit"), pk=run_id)
+        response = StreamingHttpResponse(
+            csv_export.csv_lines(golden.RUN_COLUMNS, golden.run_rows(golden_run)),
+            content_type="text/csv; charset=utf-8",
+        )
+        filename = f"golden-run-{golden_run.pk}-{golden_run.version.version_tag}.csv"
+        response["Content-Disposition"] = content_disposition_header(True, filename)
+        return response
+
+
+@admin.register(GoldenRun)
+class GoldenRunAdmin(ReadOnlyLogAdmin):
+    list_display = ["__str__", "status", "progress", "passed", "failed", "trigger", "backend", "created_at"]
+    list_filter = ["status", "version__toolkit"]
+    list_select_related = ["version__toolkit"]
+
+    @admin.display(description="progress")
+    def progress(self, golden_run: GoldenRun) -> str:
+        return f"{golden_run.progress_done}/{golden_run.progress_total}"
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        golden_run = get_object_or_404(GoldenRun, pk=object_id)  # its page is its version's
+        self._need(self.has_view_permission(request, golden_run))
+        return redirect("admin:rag_golden_version", version_id=golden_run.version_id)
+
+    def _need(self, allowed: bool) -> None:
+        if not allowed:
+            raise PermissionDenied
+
+
+@admin.register(RegressionAcceptance)
+class RegressionAcceptanceAdmin(ReadOnlyLogAdmin):
+    list_display = ["version", "replaced", "accepted_by", "accepted_at", "count"]
+    list_select_related = ["version__toolkit", "replaced__toolkit", "accepted_by"]
+
+    @admin.display(description="regressions accepted")
+    def count(self, acceptance: RegressionAcceptance) -> int:
+        return len(acceptance.regressions)

@@ -245,7 +245,8 @@ def content_gaps(filters: Filters, limit: int = 30) -> dict:
                count(*) FILTER (WHERE NOT m.answered) AS unanswered,
                count(*) FILTER (WHERE fb.rating = -1) AS thumbs_down,
                count(DISTINCT m.user_id) AS users, max(m.created_at) AS last_asked,
-               (array_agg(m.query ORDER BY m.created_at DESC))[1] AS example
+               (array_agg(m.query ORDER BY m.created_at DESC))[1] AS example,
+               (array_agg(m.id ORDER BY m.created_at DESC))[1] AS message_id
         FROM chat_logs m LEFT JOIN feedback fb ON fb.message_id = m.id
         WHERE {where} AND {NEGATIVE}
         GROUP BY 1 ORDER BY asked DESC, last_asked DESC LIMIT {int(limit)}

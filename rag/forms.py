@@ -3,11 +3,14 @@ with a sentence saying why) and the analytics filters."""
 
 from django import forms
 from django.conf import settings
+from django.contrib.postgres.forms import SimpleArrayField
 from django.db.models import QuerySet
 from django.utils import timezone
 from pydantic import Field, field_validator
 
+from rag import golden
 from rag.analytics import Filters
+from rag.models import GoldenQuestion
 from toolkit.models import Toolkit, ToolkitVersion
 from toolkitrag.api import Schema, invalid
 
@@ -163,3 +166,88 @@ class AnalyticsFilterForm(forms.Form):
         if data.get("days") == 0:
             return Filters(start=data["start"], end=data.get("end") or timezone.localdate(), **scope)
         return Filters.last_days(data.get("days") or 30, **scope)
+
+
+class GoldenQuestionForm(forms.ModelForm):
+    """A golden question in the admin: its expected sections are picked from the heading tree of
+    the toolkit's active version (every toolkit's, grouped; checked against the chosen one)."""
+
+    expected_headings = forms.MultipleChoiceField(
+        required=False,
+        label="Expected sections",
+        help_text="The section(s) that should answer it, from the active version (any one cited passes).",
+        widget=forms.SelectMultiple(attrs={"size": 14}),
+    )
+    must_contain = SimpleArrayField(
+        forms.CharField(max_length=200),
+        delimiter="|",
+        required=False,
+        help_text='Words or phrases the answer must contain, separated by "|" (case does not matter).',
+    )
+
+    class Meta:
+        model = GoldenQuestion
+        fields = ["toolkit", "question", "expected_headings", "must_contain", "must_refuse", "origin"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        current = self.instance.expected_headings if self.instance.pk else []
+        choices = []
+        for toolkit in Toolkit.objects.order_by("name"):
+            active = toolkit.active_version
+            headings = list(golden.sections_of(active)) if active else []
+            if self.instance.pk and self.instance.toolkit_id == toolkit.pk:
+                headings += [h for h in current if h not in headings]  # kept, though no longer there
+            choices.append((str(toolkit), [(h, h) for h in headings]))
+        self.fields["expected_headings"].choices = choices
+        if self.instance.pk:
+            self.initial.setdefault("expected_headings", current)
+
+    def clean(self):
+        data = super().clean()
+        toolkit, headings = data.get("toolkit"), data.get("expected_headings") or []
+        if data.get("must_refuse") and (headings or data.get("must_contain")):
+            raise forms.ValidationError(
+                "A question that must be refused has no expected sections or words: clear them, or untick it."
+            )
+        if toolkit is None:
+            return data
+        active = toolkit.active_version
+        kept = {
+            s["heading"]: s for s in self.instance.expected_sections if self.instance.toolkit_id == toolkit.pk
+        }
+        sections = golden.sections_of(active) if active else {}
+        unknown = [h for h in headings if h not in sections and h not in kept]
+        if unknown:
+            self.add_error(
+                "expected_headings", f"{toolkit} has no section {', '.join(repr(h) for h in unknown)}."
+            )
+        else:
+            self.instance.expected_sections = [
+                {"heading": h, "fingerprint": sections[h]} if h in sections else kept[h] for h in headings
+            ]
+        return data
+
+
+class GoldenImportForm(forms.Form):
+    toolkit = forms.ModelChoiceField(queryset=Toolkit.objects.order_by("name"))
+    file = forms.FileField(
+        help_text='CSV with the columns question, expected_sections (heading paths with " > " between '
+        'levels, "|" between sections), must_contain ("|" between words), must_refuse (yes/no).'
+    )
+    MAX_BYTES = 2 * 1024 * 1024
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        if upload.size > self.MAX_BYTES:
+            raise forms.ValidationError("The file is larger than 2 MB.")
+        try:
+            return upload.read().decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise forms.ValidationError("The file is not UTF-8 text (save it as CSV UTF-8).") from None
+
+
+class ActivationForm(forms.Form):
+    accept_regressions = forms.BooleanField(
+        required=False, label="I accept that the golden questions listed above newly fail on this version."
+    )

@@ -107,3 +107,117 @@ class Feedback(models.Model):
 
     def to_dict(self) -> dict:
         return {"rating": "up" if self.rating > 0 else "down", "comment": self.comment}
+
+
+class GoldenQuestion(models.Model):
+    """A question a toolkit must keep answering well: every new version is run against it before
+    it answers anyone (rag/golden.py). Staff-only data, never shown to users."""
+
+    toolkit = models.ForeignKey("toolkit.Toolkit", on_delete=models.CASCADE, related_name="golden_questions")
+    question = models.TextField()
+    # The sections that should answer it, picked from a version's heading tree: [{"heading":
+    # "1 Planning > 1.1 Budget", "fingerprint": sha256 of the section's text}]. Another version
+    # matches by heading OR fingerprint, so a renamed heading over the same text still matches.
+    expected_sections = models.JSONField(default=list, blank=True)
+    must_contain = ArrayField(models.CharField(max_length=200), default=list, blank=True)
+    must_refuse = models.BooleanField(
+        default=False, help_text="The toolkit deliberately does not cover this: it passes only when refused."
+    )
+    origin = models.CharField(max_length=200, blank=True)  # e.g. "feedback 12", "CSV import", "demo"
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "golden_questions"
+        ordering = ["toolkit", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["toolkit", "question"], name="golden_questions_unique_question")
+        ]
+
+    def __str__(self) -> str:
+        return self.question[:80]
+
+    @property
+    def expected_headings(self) -> list[str]:
+        return [section["heading"] for section in self.expected_sections]
+
+
+class GoldenRun(models.Model):
+    """One pass of a toolkit's golden questions through one version's answer path."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    version = models.ForeignKey(
+        "toolkit.ToolkitVersion", on_delete=models.CASCADE, related_name="golden_runs"
+    )
+    trigger = models.CharField(max_length=50)  # "ingested", "on demand", "reindex", "command"
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
+    backend = models.CharField(max_length=100, blank=True)  # "extractive" or the chat model's name
+    progress_done = models.PositiveIntegerField(default=0)
+    progress_total = models.PositiveIntegerField(default=0)
+    passed = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "golden_runs"
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"Golden run {self.pk} of {self.version}"
+
+
+class GoldenResult(models.Model):
+    """What one golden question got in one run, and whether that passes."""
+
+    run = models.ForeignKey(GoldenRun, on_delete=models.CASCADE, related_name="results")
+    question = models.ForeignKey(GoldenQuestion, on_delete=models.CASCADE, related_name="results")
+    answered = models.BooleanField(default=False)
+    answer = models.TextField(blank=True)
+    # [{"chunk_id", "heading"}] of the sections the checked answer cites
+    cited_sections = models.JSONField(default=list, blank=True)
+    passed = models.BooleanField(default=False)
+    reason = models.TextField(blank=True)  # why it failed, in words
+    total_ms = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        db_table = "golden_results"
+        ordering = ["run", "question"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "question"], name="golden_results_unique_question")
+        ]
+
+    def __str__(self) -> str:
+        return f"{'passed' if self.passed else 'failed'}: {self.question}"
+
+
+class RegressionAcceptance(models.Model):
+    """Who activated a version although golden questions newly failed on it, and which."""
+
+    version = models.ForeignKey("toolkit.ToolkitVersion", on_delete=models.CASCADE, related_name="+")
+    replaced = models.ForeignKey(
+        "toolkit.ToolkitVersion", null=True, on_delete=models.SET_NULL, related_name="+"
+    )  # the version that was active before
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    accepted_at = models.DateTimeField(auto_now_add=True)
+    # [{"question_id", "question", "reason"}] as they failed when accepted
+    regressions = models.JSONField(default=list)
+
+    class Meta:
+        db_table = "golden_regression_acceptances"
+        ordering = ["-accepted_at"]
+
+    def __str__(self) -> str:
+        return f"{len(self.regressions)} regression(s) accepted for {self.version}"

@@ -100,6 +100,22 @@ def ask(
     yield Event("final", payload)
 
 
+def answer_unrecorded(question: str, top_k: int, version_ids: list[int]) -> Message:
+    """`ask`'s path (retrieval, gate, answer, citation check) for a question no user asked: the
+    golden questions of rag/golden.py, put to `version_ids` (which need not be active). The
+    message comes back unsaved, so it is in no chat log and no analytics. A failing chat model
+    raises ChatError."""
+    started = time.perf_counter()
+    deadline = time.monotonic() + settings.CHAT_DEADLINE
+    message = Message(query=question, top_k=top_k, document_ids=version_ids)
+    sources, answer_parts = find_answer_source(message, [], deadline)
+    with closing(answer_parts):
+        text = "".join(answer_parts)
+    check_answer(message, text, sources)
+    message.total_ms = _ms(started)
+    return message
+
+
 def conversation_history(conversation: Conversation) -> list[Turn]:
     """The conversation's last exchanges, oldest first: a refused question still sets the topic
     (its first closest section stands for the section it was answered from), and so does a

@@ -3,9 +3,10 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponseRedirect, JsonResponse
-from django.urls import path
+from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
+from rag import golden
 from toolkit import ingestion, uploads
 from toolkit.forms import VersionUploadForm
 from toolkit.models import Chunk, Toolkit, ToolkitVersion
@@ -68,7 +69,7 @@ class ToolkitVersionAdmin(admin.ModelAdmin):
     readonly_fields = [
         "toolkit", "version_tag", "original_filename", "file_size", "sha256", "uploaded_by", "status_badge",
         "progress", "error", "is_active", "embedding_model", "embedding_summary", "changes_summary",
-        "created_at", "started_at", "finished_at", "chunk_list",
+        "created_at", "started_at", "finished_at", "golden_summary", "chunk_list",
     ]  # fmt: skip
     fieldsets = [
         (
@@ -78,6 +79,7 @@ class ToolkitVersionAdmin(admin.ModelAdmin):
         ("Source", {"fields": ["original_filename", "file_size", "sha256", "uploaded_by", "created_at"]}),
         ("Indexing", {"fields": ["embedding_model", "embedding_summary", "started_at", "finished_at"]}),
         ("Changes against the previously active version", {"fields": ["changes_summary"]}),
+        ("Golden questions", {"fields": ["golden_summary"]}),
         ("Sections", {"fields": ["chunk_list"]}),
     ]
 
@@ -215,6 +217,14 @@ class ToolkitVersionAdmin(admin.ModelAdmin):
                 parts.append(format_html("<p>{} ({}):</p><ul>{}</ul>", label, len(changes[key]), items))
         return format_html_join("", "{}", ((part,) for part in parts))
 
+    @admin.display(description="golden questions")
+    def golden_summary(self, document: ToolkitVersion) -> str:
+        return format_html(
+            '{} <a href="{}">Compare with the active version, run, activate</a>',
+            golden.summary(golden.compare(document)),
+            reverse("admin:rag_golden_version", args=[document.pk]),
+        )
+
     @admin.display(description="chunks")
     def chunk_list(self, document: ToolkitVersion) -> str:
         chunks = document.chunks.order_by("ordinal").values_list("ordinal", "heading", "token_count", "text")[
@@ -261,7 +271,11 @@ class ToolkitVersionAdmin(admin.ModelAdmin):
     def make_active(self, request, queryset):
         for document in queryset:
             try:
-                document.activate()
+                golden.activate(document, request.user)  # newly failing golden questions: confirm there
+            except golden.RegressionsFound as found:
+                page = reverse("admin:rag_golden_version", args=[document.pk])
+                link = format_html('{} <a href="{}">See them and confirm</a>.', found, page)
+                self.message_user(request, link, messages.ERROR)
             except ValueError as error:
                 self.message_user(request, f"{document}: {error}", messages.ERROR)
             else:

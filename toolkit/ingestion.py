@@ -203,7 +203,10 @@ def ingest(document: ToolkitVersion, on_progress: Progress = lambda done, total:
             )  # fmt: skip
             _build_keyword_index(document)
             has_active = document.toolkit.versions.filter(is_active=True).exclude(pk=document.pk).exists()
-            if document.activate_when_ready or not has_active:
+            # With golden questions, "activate when ready" waits for their run (rag.tasks), which
+            # activates the version only if none newly fails.
+            gated = has_active and document.toolkit.golden_questions.exists()
+            if (document.activate_when_ready and not gated) or not has_active:
                 document.activate()
     except DocxRejected as error:
         return fail(document, str(error), keep_previous=keep_previous)

@@ -55,8 +55,15 @@ def ingest_document(document_id: int, embeddings_only: bool = False) -> str:
         return "deleted before it could be processed"
     if embeddings_only and version.status == ToolkitVersion.Status.READY:
         version = ingestion.reembed(version)
+        trigger = "re-embedded"
     else:
         version = ingest_locked(version)
+        trigger = "ingested"
+    if version.status == ToolkitVersion.Status.READY and not version.error:
+        # Before it answers anyone: its golden questions (if the toolkit has any) run next.
+        from rag.tasks import enqueue_golden_run  # rag builds on toolkit: imported where used
+
+        enqueue_golden_run(version, trigger)
     return version.status
 
 

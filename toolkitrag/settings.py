@@ -421,6 +421,9 @@ CHAT_MAX_TOKENS = env.int("CHAT_MAX_TOKENS", default=700)
 
 # --- Answers ------------------------------------------------------------------------------
 RAG_TOP_K = env.int("RAG_TOP_K", default=5)
+# Golden questions (rag/golden.py): true makes a version on which golden questions newly fail
+# impossible to activate; false (default) asks for a confirmation and records who gave it.
+GOLDEN_BLOCK_ACTIVATION = env.bool("GOLDEN_BLOCK_ACTIVATION", default=False)
 # The relevance gate (rag/relevance.py). Without embeddings a question is answered when the best
 # passage's best sentence pair, with its headings, covers RAG_MIN_SUPPORT of the question's term
 # weight; with embeddings, when that support + RAG_GATE_VECTOR_WEIGHT x the best passage's cosine

@@ -9,6 +9,10 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     initial = True
 
+    # It names the toolkit's model by its old name (toolkit.document): on a new database it must
+    # run before toolkit 0008 renames it, whichever migration pulls toolkit's later ones in first.
+    run_before = [("toolkit", "0008_rename_document_toolkitversion")]
+
     dependencies = [
         ("rag", "0001_conversations_messages_feedback"),
         ("toolkit", "0004_term_statistics"),

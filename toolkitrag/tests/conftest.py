@@ -6,7 +6,8 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
 from accounts.api_tokens import issue_token
-from rag.models import Conversation, Feedback, Message
+from rag import golden
+from rag.models import Conversation, Feedback, GoldenQuestion, Message
 from strategies.models import PlanItem, StrategyPlan
 from toolkit.models import Chunk
 from toolkitrag.testing.toolkits import answered, ingest_toolkit
@@ -21,6 +22,9 @@ def first_users_data(owner):
     plan = StrategyPlan.objects.create(owner=owner, title="owner-secret-plan", summary="owner-secret-summary")
     item = PlanItem.objects.create(plan=plan, position=1, kind="goal", text="owner-secret-item")
     token, token_plaintext = issue_token(owner, "owner-secret-token")
+    # Staff-only data (golden questions, their runs): only the admin's URLs reach it.
+    GoldenQuestion.objects.create(toolkit=document.toolkit, question="How often is the budget reviewed?")
+    golden_run = golden.run_version(document, "sweep")
     url_values = {  # what the URL sweeps put in each URL parameter: the first user's objects
         "conversation_id": message.conversation_id,
         "message_id": message.pk,
@@ -29,6 +33,8 @@ def first_users_data(owner):
         "item_id": item.pk,
         "token_id": token.pk,
         "chunk_id": Chunk.objects.filter(document=document).first().pk,
+        "version_id": document.pk,
+        "run_id": golden_run.pk,
         "extension": "md",
         "object_id": message.pk,  # admin change/delete/history pages
         "id": owner.pk,  # the admin's password change page

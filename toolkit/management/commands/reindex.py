@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from rag import golden
 from toolkit import ingestion, keyword_index, tasks, vector_index
 from toolkit.models import ToolkitVersion
 
@@ -51,6 +52,7 @@ class Command(BaseCommand):
             documents = documents.filter(status=ToolkitVersion.Status.READY)
         if keyword_only:
             self.rebuild_keyword_indexes(documents, remove_orphans=all)
+            self.rerun_golden(documents)
             return
 
         # A new EMBEDDING_DIMENSIONS needs its own HNSW index; vectors of the old dimension stay
@@ -63,6 +65,7 @@ class Command(BaseCommand):
         elif vector_index_only:
             self.stdout.write("The vector index is up to date.")
         if vector_index_only:
+            self.rerun_golden(ToolkitVersion.objects.all())
             return
 
         total = documents.count()
@@ -85,6 +88,7 @@ class Command(BaseCommand):
                 self.stderr.write(f"{document}: {document.error}")
         summary = f"Reindexed {total - failed} of {total} version(s)"
         self.stdout.write(summary + (f"; {failed} failed." if failed else "."))
+        self.rerun_golden(documents)
         if failed:
             raise CommandError(f"{failed} version(s) failed.")
 
@@ -102,3 +106,20 @@ class Command(BaseCommand):
         self.stdout.write(f"Rebuilt the keyword index of {total - failed} of {total} version(s){orphans}.")
         if failed:
             raise CommandError(f"{failed} keyword index(es) failed.")
+
+    def rerun_golden(self, documents) -> None:
+        """The golden questions of the active versions of the toolkits reindexed, again: the effect
+        of a new embedding model or retrieval setting shows before users feel it."""
+        active = ToolkitVersion.objects.filter(
+            toolkit__in=documents.values("toolkit"), is_active=True, toolkit__golden_questions__isnull=False
+        ).distinct()
+        for version in active:
+            before = golden.latest_run(version)
+            after = golden.run_version(version, "reindex")
+            line = f"Golden questions on {version}: {after.passed} passed, {after.failed} failed"
+            if before is not None:
+                line += f" (before: {before.passed} passed, {before.failed} failed)"
+                for change in golden.changed_results(after, before):
+                    state = "now failing" if not change.result.passed else "now passing"
+                    self.stdout.write(f"  {state}: {change.question.question}")
+            self.stdout.write(line + ".")

@@ -222,7 +222,7 @@ def test_a_token_never_lifts_csrf_outside_the_token_api(owner, world):
     for route, _ in all_routes():
         url = fill(route, {**world["values"], "chunk_id": 1, "extension": "md", "object_id": 1, "id": 1,
                            "feedback_id": 1, "token_id": 1, "token": "x", "uidb64": "x", "content_type_id": 1,
-                           "app_label": "rag", "url": "x/"})  # fmt: skip
+                           "app_label": "rag", "url": "x/", "version_id": 1, "run_id": 1})  # fmt: skip
         if url.startswith(TOKEN_PATHS) or url in ("/health", "/ready"):
             continue
         response = client.post(url, {"name": "x", "title": "x"})

@@ -70,6 +70,7 @@ def test_prod_wants_an_https_issuer():
         "ALLOWED_HOSTS": "toolkit.example.org",
         "DATABASE_URL": "postgresql://toolkitrag:pw@db.example.org:5432/toolkitrag",
         "CACHE_URL": "redis://127.0.0.1:6379/0",
+        "EMAIL_URL": "smtp+tls://mail.example.org:587",
         **SSO,
         "OIDC_CLIENT_SECRET": "x",
     }

@@ -18,6 +18,7 @@ from strategies.citations import citation_states
 from strategies.forms import AddAnswerForm, ItemForm, PlanForm, PlanSearchForm
 from strategies.models import PlanItem, StrategyPlan
 from strategies.selectors import owned_item, owned_plan, search_plans
+from toolkit.access import viewer_of
 from toolkit.text_html import text_to_html
 
 # Exports and duplicates read a whole plan: limited per user, shared by the pages and the API.
@@ -77,7 +78,7 @@ def plan_url(plan: StrategyPlan, item: PlanItem | None = None) -> str:
 def plan_detail(request: HttpRequest, plan_id: int) -> HttpResponse:
     plan = owned_plan(user=request.user, plan_id=plan_id)
     items = list(plan.items.prefetch_related("citations"))
-    states = citation_states([c for item in items for c in item.citations.all()])
+    states = citation_states([c for item in items for c in item.citations.all()], viewer_of(request.user))
     for item in items:
         item.cited = [(c, states[c.pk]) for c in item.citations.all()]
         item.html = text_to_html(item.text)  # an answer's lists and tables, as the chat shows them

@@ -1,7 +1,10 @@
 """Every URL pattern of the project, discovered from the URL resolver (new views are swept
-automatically), requested with every method as an anonymous visitor, as a second user and as a
-staff member without permissions: no 5xx, none of the first user's data in any response, staff
-pages closed, other people's object ids give 403/404, and none of the first user's rows change.
+automatically), requested with every method as an anonymous visitor, as a second user, as a user
+outside the group a toolkit is restricted to, and as a staff member without permissions: no 5xx,
+none of the first user's data in any response, nothing of the restricted toolkit for anyone
+outside its group (its section ids give 404), staff pages closed, other people's object ids give
+403/404, and none of the first user's rows change. Each role prints how many URL × method
+combinations it requested.
 
 A new kind of URL parameter fails the sweep until it is told which object to put there.
 """
@@ -9,12 +12,14 @@ A new kind of URL parameter fails the sweep until it is told which object to put
 import json
 
 import pytest
+from django.contrib.auth.models import Group
 from django.test import Client
 
 from rag.models import Conversation, Feedback, Message
 from strategies.models import PlanItem, StrategyPlan
 from toolkit.models import Chunk, ToolkitVersion
 from toolkitrag.testing.url_sweep import all_routes, fill
+from toolkitrag.tests.conftest import RESTRICTED_QUESTION
 
 pytestmark = pytest.mark.django_db
 
@@ -42,8 +47,8 @@ def requests_for(url: str) -> list[tuple[str, dict]]:
             "post": "yes", "username": "owner", "password": "x"}  # fmt: skip
     found = [("get", {}), ("post", {"data": form})]
     if url.startswith("/api/"):
-        body = json.dumps({"title": "hijack", "query": "hijack", "rating": "down", "comment": "hijack",
-                           "text": "hijack", "item_ids": [], "message_id": 1})  # fmt: skip
+        body = json.dumps({"title": "hijack", "query": RESTRICTED_QUESTION, "rating": "down", "text": "x",
+                           "comment": "hijack", "item_ids": [], "message_id": 1})  # fmt: skip
         found += [
             (m, {"data": body, "content_type": "application/json"})
             for m in ("post", "put", "patch", "delete")
@@ -51,20 +56,31 @@ def requests_for(url: str) -> list[tuple[str, dict]]:
     return found
 
 
-@pytest.mark.parametrize("role", ["anonymous", "second user", "staff without permissions"])
+ROLES = ["anonymous", "second user", "user outside the group", "staff without permissions"]
+
+
+@pytest.mark.parametrize("role", ROLES)
 def test_every_url_keeps_the_first_users_data_and_the_admin_closed(
-    role, owner, second_user, staff_user, first_users_data
+    role, owner, second_user, staff_user, django_user_model, first_users_data
 ):
     data = first_users_data
     message = data["message"]
     secrets = ["owner-secret", message.answer[:60], owner.email]
-    user = {"anonymous": None, "second user": second_user, "staff without permissions": staff_user}[role]
+    outsider = django_user_model.objects.create_user("outsider", "outsider@example.org", "x")
+    outsider.groups.add(Group.objects.create(name="outsiders"))
+    user = {"anonymous": None, "second user": second_user, "user outside the group": outsider,
+            "staff without permissions": staff_user}[role]  # fmt: skip
+    url_values = data["url_values"]
+    if user is None or not user.is_staff:  # staff read every toolkit
+        secrets.append("Zanzibar")
+    if role == "user outside the group":  # the section ids it tries are the restricted toolkit's
+        url_values = {**url_values, "chunk_id": data["restricted_chunk_id"]}
     before = snapshot(owner)
     routes = [route for route, _ in all_routes()]
     assert len(routes) > 100 and "api/plans/<int:plan_id>/items/<int:item_id>/" in routes
     checked = 0
     for route in routes:
-        url = fill(route, data["url_values"])
+        url = fill(route, url_values)
         for method, kwargs in requests_for(url):
             client = Client()
             if user is not None:
@@ -91,7 +107,10 @@ def test_every_url_keeps_the_first_users_data_and_the_admin_closed(
                 assert response.status_code in (302, 401, 403, 405), context
                 if response.status_code == 302:
                     assert response["Location"].startswith("/auth/login"), context
-            elif "<" in route and route not in SHARED_CONTENT:  # someone else's object
-                assert response.status_code in (403, 404, 405), context
+            elif "<" in route and (route not in SHARED_CONTENT or role == "user outside the group"):
+                assert response.status_code in (403, 404, 405), (
+                    context
+                )  # someone else's, or not theirs to read
+    print(f"access sweep, {role}: {checked} URL x method combinations")
     assert checked > 250
     assert snapshot(owner) == before

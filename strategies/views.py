@@ -13,6 +13,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.rate_limits import by_user_or_ip, per_minute, rate_limit
 from rag.models import Message
+from rag.rendering import for_viewer
 from strategies import export, plans
 from strategies.citations import citation_states
 from strategies.forms import AddAnswerForm, ItemForm, PlanForm, PlanSearchForm
@@ -226,4 +227,7 @@ def add_answer(request: HttpRequest, message_id: int) -> HttpResponse:
         else:
             messages.success(request, f"Added to “{plan.title}” with {len(message.citations)} source(s).")
             return redirect(plan_url(plan, item))
-    return render(request, "strategies/add_answer.html", {"form": form, "message": message})
+    # Shown as the reader may see them now; sections they lost access to are left out of the plan.
+    citations = for_viewer(message.citations, viewer_of(request.user))
+    context = {"form": form, "message": message, "citations": citations}
+    return render(request, "strategies/add_answer.html", context)

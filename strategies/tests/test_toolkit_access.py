@@ -60,3 +60,20 @@ def test_a_plan_keeps_its_snapshot_but_its_links_stop_working_once_access_is_los
     text = "\n".join(p.text for p in docx.Document(io.BytesIO(exported)).paragraphs)
     assert "fortnight" in text and NO_ACCESS in text
     assert NO_ACCESS in owner_client.get(f"/strategies/{plan.pk}/export.md").content.decode()
+
+
+def test_adding_an_answer_after_losing_access_leaves_its_restricted_sources_out(owner_client, owner, hives):
+    from toolkitrag.testing.toolkits import answered
+
+    owner.groups.add(Group.objects.get(name="beekeepers"))
+    message = answered(owner, "When does the apiarist inspect the hives?")
+    assert message.answered and message.citations[0]["chunk_id"] == hives.pk
+    owner.groups.clear()
+    page = owner_client.get(f"/strategies/add-answer/{message.pk}").content.decode()
+    assert "This section is no longer available to you." in page and "Beekeeping Toolkit" not in page
+    plan = StrategyPlan.objects.create(owner=owner, title="Bees")
+    response = owner_client.post(
+        f"/strategies/add-answer/{message.pk}", {"plan": plan.pk, "kind": "note", "text": "x"}
+    )
+    assert response.status_code == 302
+    assert not plan.items.get().citations.exists()

@@ -73,7 +73,9 @@ def test_renaming_the_toolkit_or_retitling_a_version_in_the_admin_reindexes_the_
     version = ingest_toolkit(name="Old Name")
     client.force_login(toolkit_admin)
     url = reverse("admin:toolkit_toolkit_change", args=[version.toolkit_id])
-    response = client.post(url, {"name": NAME, "description": "", "language": "english"})
+    response = client.post(
+        url, {"name": NAME, "description": "", "language": "english", "access": "signed_in"}
+    )
     assert response.status_code == 302
     assert retrieve("zephyrine", top_k=10, viewer=EVERY_TOOLKIT).chunks[0].toolkit == NAME
     assert not retrieve(

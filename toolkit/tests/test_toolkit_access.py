@@ -126,3 +126,22 @@ def test_restricted_with_no_group_is_staff_only_and_opening_it_shows_it_to_every
         "Open Toolkit",
         "Board Toolkit",
     }
+
+
+def test_staff_restrict_a_toolkit_to_groups_in_the_admin(client, toolkit_admin, kits):
+    from django.urls import reverse
+
+    toolkit = kits["open"].toolkit
+    client.force_login(toolkit_admin)
+    url = reverse("admin:toolkit_toolkit_change", args=[toolkit.pk])
+    form = {"name": toolkit.name, "description": "", "language": "english", "access": "groups"}
+    volunteers = Group.objects.get(name="volunteers")
+    response = client.post(url, {**form, "groups": [volunteers.pk]})
+    assert response.status_code == 302, response.content.decode()[:2000]
+    toolkit.refresh_from_db()
+    assert toolkit.access == Access.GROUPS and list(toolkit.groups.all()) == [volunteers]
+    assert kits["open"].pk in search.active_version_ids(kits["outsider"])  # a volunteer
+    assert kits["open"].pk not in search.active_version_ids(kits["insider"])
+    listing = client.get(reverse("admin:toolkit_toolkit_changelist")).content.decode()
+    assert '<td class="field-access_summary">volunteers</td>' in listing
+    assert '<td class="field-access_summary">board</td>' in listing

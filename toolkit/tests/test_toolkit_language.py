@@ -39,7 +39,7 @@ def test_changing_the_language_in_the_admin_reindexes_every_version(client, tool
     client.force_login(toolkit_admin)
     response = client.post(
         reverse("admin:toolkit_toolkit_change", args=[kit.pk]),
-        {"name": kit.name, "description": "", "language": "russian"},
+        {"name": kit.name, "description": "", "language": "russian", "access": "signed_in"},
     )
     assert response.status_code == 302, response.content.decode()[:2000]
     assert set(Chunk.objects.values_list("search_config", flat=True)) == {"russian"}

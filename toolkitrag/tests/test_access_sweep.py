@@ -25,7 +25,7 @@ pytestmark = pytest.mark.django_db
 
 PUBLIC = {"", "health", "ready", "auth/register", "auth/login", "auth/logout", "admin/login/",
           "admin/logout/", "admin/jsi18n/"}  # fmt: skip
-SHARED_CONTENT = {"toolkit/source/<int:chunk_id>"}  # the toolkit itself: every signed-in user reads it
+SHARED_CONTENT = {"toolkit/source/<int:chunk_id>"}  # an open toolkit: every signed-in user reads it
 
 
 def snapshot(owner) -> list:

@@ -92,6 +92,7 @@ def run(args) -> None:
     from rag.questions import ask
     from rag.retrieval import retrieve
     from toolkit import ingestion, uploads
+    from toolkit.access import EVERY_TOOLKIT
     from toolkit.models import Chunk, Toolkit
     from toolkitrag.testing.fake_openai import FakeOpenAI
 
@@ -133,7 +134,7 @@ def run(args) -> None:
     latencies = []
     for question, answers in answerable:
         t = time.perf_counter()
-        result = retrieve(question, top_k=5)
+        result = retrieve(question, top_k=5, viewer=EVERY_TOOLKIT)
         latencies.append((time.perf_counter() - t) * 1000)
         _score(ours, [c.text for c in result.chunks], answers)
         _score(base, [chunks[i].text for i in bm25.search(question, 5)], answers)

@@ -254,9 +254,10 @@ def gate_details(message) -> dict:
     from rag.relevance import assess
     from rag.retrieval import retrieve
     from toolkit import search
+    from toolkit.access import EVERY_TOOLKIT
 
-    retrieval = retrieve(message.rewritten_query, message.top_k, message.document_ids)
-    weights = search.term_weights(message.rewritten_query, message.document_ids)
+    retrieval = retrieve(message.rewritten_query, message.top_k, message.document_ids, viewer=EVERY_TOOLKIT)
+    weights = search.term_weights(message.rewritten_query, message.document_ids, viewer=EVERY_TOOLKIT)
     assessment = assess(retrieval)
     return {
         "terms": {t: [w.chunks, round(w.idf, 3), round(w.rarest_idf, 3)] for t, w in weights.items()},

@@ -74,11 +74,17 @@ def fuse(keyword: list, vector: list, weight: float, method: str) -> list[int]:
 def candidates(questions: list[str]) -> list[tuple[list, list]]:
     from rag.retrieval import embed_query
     from toolkit import search
+    from toolkit.access import EVERY_TOOLKIT
 
     pairs = []
     for question in questions:
         vector = embed_query(question)
-        pairs.append((search.keyword_search(question, None, POOL), search.vector_search(vector, None, POOL)))
+        pairs.append(
+            (
+                search.keyword_search(question, None, POOL, viewer=EVERY_TOOLKIT),
+                search.vector_search(vector, None, POOL, viewer=EVERY_TOOLKIT),
+            )
+        )
     return pairs
 
 

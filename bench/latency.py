@@ -213,14 +213,15 @@ def with_sql_path(asked: list[tuple[str, list[float]]]) -> dict:
 def retrieval_times(asked: list[tuple[str, list[float]]]) -> tuple[list[float], list[float]]:
     """Milliseconds per question through the app's `retrieve`: hybrid, and keyword only."""
     from rag import retrieval
+    from toolkit.access import EVERY_TOOLKIT
 
     hybrid, keyword = [], []
     for words, _ in asked:
         began = time.perf_counter()
-        retrieval.retrieve(words, top_k=10)
+        retrieval.retrieve(words, top_k=10, viewer=EVERY_TOOLKIT)
         hybrid.append((time.perf_counter() - began) * 1000)
         began = time.perf_counter()
-        retrieval.retrieve(words, top_k=10, retrievers=("keyword",))
+        retrieval.retrieve(words, top_k=10, retrievers=("keyword",), viewer=EVERY_TOOLKIT)
         keyword.append((time.perf_counter() - began) * 1000)
     return hybrid, keyword
 
@@ -229,15 +230,21 @@ def keyword_overlap(asked: list[tuple[str, list[float]]]) -> dict:
     """Top-10 overlap with exhaustive BM25 (every matching chunk scored, no pruning), of the keyword
     side with index candidates and of today's SQL path (which prunes common terms above 20k)."""
     from toolkit import keyword_index, search
+    from toolkit.access import EVERY_TOOLKIT
 
     indexed, pruned = [], []
     for words, _ in asked:
-        truth = [hit.chunk_id for hit in search.keyword_search(words, None, 10, exhaustive=True)]
+        truth = [
+            hit.chunk_id
+            for hit in search.keyword_search(words, None, 10, exhaustive=True, viewer=EVERY_TOOLKIT)
+        ]
         if not truth:
             continue
-        found = search.keyword_search(words, None, 10, keyword_index.candidates(words, None))
+        found = search.keyword_search(
+            words, None, 10, keyword_index.candidates(words, None, viewer=EVERY_TOOLKIT), viewer=EVERY_TOOLKIT
+        )
         indexed.append(len({hit.chunk_id for hit in found} & set(truth)) / len(truth))
-        found = search.keyword_search(words, None, 10)
+        found = search.keyword_search(words, None, 10, viewer=EVERY_TOOLKIT)
         pruned.append(len({hit.chunk_id for hit in found} & set(truth)) / len(truth))
     return {
         "keyword_top10_overlap": round(statistics.mean(indexed), 4) if indexed else None,
@@ -262,9 +269,10 @@ def memory():
 get_wsgi_application()
 connection.settings_dict["NAME"] = os.environ["BENCH_DATABASE_NAME"]  # the data set measured
 from rag.retrieval import retrieve
+from toolkit.access import EVERY_TOOLKIT
 before = memory()
 for words in json.load(sys.stdin):
-    retrieve(words, top_k=10, retrievers=("keyword",))
+    retrieve(words, top_k=10, retrievers=("keyword",), viewer=EVERY_TOOLKIT)
 print(json.dumps({"app_loaded": before, "index_open": memory()}))
 """
 

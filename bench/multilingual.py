@@ -183,6 +183,7 @@ def main() -> None:
 def run(args) -> None:
     from rag.retrieval import retrieve
     from toolkit import ingestion, uploads
+    from toolkit.access import EVERY_TOOLKIT
     from toolkit.embeddings import get_embedder
     from toolkit.models import Toolkit
 
@@ -219,7 +220,12 @@ def run(args) -> None:
             use_model(model)
             version = versions[language if config == "own" else "english", model]
             rankings = [
-                [c.text for c in retrieve(item["question"], 10, [version.pk], retrievers).chunks]
+                [
+                    c.text
+                    for c in retrieve(
+                        item["question"], 10, [version.pk], retrievers, viewer=EVERY_TOOLKIT
+                    ).chunks
+                ]
                 for item in items
             ]
             figures[mode] = scores(rankings, items)

@@ -117,6 +117,7 @@ def run(args) -> None:
     from django.conf import settings
 
     from rag.retrieval import retrieve
+    from toolkit.access import EVERY_TOOLKIT
     from toolkit.embeddings import get_embedder
 
     use_retrieval(args.embeddings, args.vector_weight)
@@ -135,7 +136,7 @@ def run(args) -> None:
         rankings, times = {}, []
         for qid in qrels:
             began = time.perf_counter()
-            result = retrieve(queries[qid], top_k=100, retrievers=retrievers)
+            result = retrieve(queries[qid], top_k=100, retrievers=retrievers, viewer=EVERY_TOOLKIT)
             times.append((time.perf_counter() - began) * 1000)
             rankings[qid] = [doc_ids[c.chunk_id] for c in result.chunks]
         figures[mode] = evaluate(rankings, qrels)

@@ -109,6 +109,7 @@ def run(args) -> None:
     from django.db.models import Avg
 
     from rag.retrieval import retrieve
+    from toolkit.access import EVERY_TOOLKIT
     from toolkit.models import Chunk
 
     use_retrieval(args.embeddings, args.vector_weight)
@@ -123,7 +124,7 @@ def run(args) -> None:
     )
 
     began = time.perf_counter()
-    ours = [[c.text for c in retrieve(q, top_k=10).chunks] for q, _ in questions]
+    ours = [[c.text for c in retrieve(q, top_k=10, viewer=EVERY_TOOLKIT).chunks] for q, _ in questions]
     per_question_ms = (time.perf_counter() - began) * 1000 / len(questions)
     golds = [answers for _, answers in questions]
     figures = {"ours": scores(ours, golds)}

@@ -11,17 +11,17 @@ from pydantic import Field, field_validator
 from rag import golden
 from rag.analytics import Filters
 from rag.models import GoldenQuestion
+from toolkit.access import Viewer, visible_toolkits
 from toolkit.models import Toolkit, ToolkitVersion
-from toolkitrag.api import Schema, invalid
+from toolkitrag.api import BadRequest, Schema, invalid
 
 MAX_TOOLKITS = 50
 
 
-def askable_toolkits() -> QuerySet[Toolkit]:
-    """The toolkits a question can be answered from: those with an active, ready version."""
-    return Toolkit.objects.filter(
-        versions__is_active=True, versions__status=ToolkitVersion.Status.READY
-    ).distinct()
+def askable_toolkits(viewer: Viewer) -> QuerySet[Toolkit]:
+    """The toolkits the viewer can ask: those they may see with an active, ready version."""
+    ready = ToolkitVersion.Status.READY
+    return visible_toolkits(viewer).filter(versions__is_active=True, versions__status=ready).distinct()
 
 
 class AnswerRequest(Schema):
@@ -56,14 +56,19 @@ class AnswerRequest(Schema):
             return None
         if not toolkit_ids:
             raise invalid("'toolkits' must list at least one toolkit id (leave it out to ask every toolkit).")
-        toolkit_ids = list(dict.fromkeys(toolkit_ids))
-        askable = set(askable_toolkits().values_list("pk", flat=True))
-        unknown = [str(toolkit_id) for toolkit_id in toolkit_ids if toolkit_id not in askable]
+        return list(dict.fromkeys(toolkit_ids))
+
+    def check_toolkits(self, viewer: Viewer) -> None:
+        """Raise BadRequest unless every toolkit chosen can be asked by the viewer. A toolkit they
+        may not see reads like one that does not exist: its id tells them nothing."""
+        if self.toolkits is None:
+            return
+        askable = set(askable_toolkits(viewer).values_list("pk", flat=True))
+        unknown = [str(toolkit_id) for toolkit_id in self.toolkits if toolkit_id not in askable]
         if unknown:
-            raise invalid(
+            raise BadRequest(
                 f"'toolkits' includes ids that are not toolkits with an active version: {', '.join(unknown)}."
             )
-        return toolkit_ids
 
 
 class FeedbackRequest(Schema):

@@ -24,6 +24,7 @@ from rag.relevance import Assessment, Support, assess, is_relevant
 from rag.rendering import with_urls
 from rag.retrieval import Retrieval, RetrievedChunk, retrieve
 from rag.rewriting import Turn, is_reply, readings, rewrite_question
+from toolkit.access import EVERY_TOOLKIT, Viewer, viewer_of
 from toolkit.search import active_version_ids
 
 logger = logging.getLogger(__name__)
@@ -56,8 +57,10 @@ def ask(
     conversation: Conversation | None = None,
     toolkit_ids: list[int] | None = None,
 ) -> Iterator[Event]:
-    """Answer `question` from the active versions of every toolkit, or of `toolkit_ids` only."""
+    """Answer `question` from the active versions of every toolkit the user may see, or of those
+    of `toolkit_ids` (toolkit.access: the user's view goes into every search statement)."""
     started = time.perf_counter()
+    viewer = viewer_of(user)
     # One budget for every model call of this answer (a follow-up's rewrite, then the answer).
     deadline = time.monotonic() + settings.CHAT_DEADLINE
     if conversation is None:
@@ -68,7 +71,7 @@ def ask(
         user=user,
         query=question,
         top_k=top_k,
-        document_ids=active_version_ids(toolkit_ids),
+        document_ids=active_version_ids(viewer, toolkit_ids),
     )
     yield Event("start", {"conversation_id": conversation.pk, "message_id": message.pk})
 
@@ -76,7 +79,7 @@ def ask(
     parts: list[str] = []
     finished = False
     try:
-        sources, answer_parts = find_answer_source(message, history, deadline)
+        sources, answer_parts = find_answer_source(message, history, deadline, viewer)
         with closing(answer_parts):  # if the browser goes away, the source's own cleanup runs first
             for part in answer_parts:
                 if not parts:
@@ -108,7 +111,8 @@ def answer_unrecorded(question: str, top_k: int, version_ids: list[int]) -> Mess
     started = time.perf_counter()
     deadline = time.monotonic() + settings.CHAT_DEADLINE
     message = Message(query=question, top_k=top_k, document_ids=version_ids)
-    sources, answer_parts = find_answer_source(message, [], deadline)
+    # Staff-side: the version is tested whoever may read its toolkit.
+    sources, answer_parts = find_answer_source(message, [], deadline, EVERY_TOOLKIT)
     with closing(answer_parts):
         text = "".join(answer_parts)
     check_answer(message, text, sources)
@@ -136,12 +140,12 @@ def first_heading(citations: list[dict]) -> str:
 
 
 def find_answer_source(
-    message: Message, history: list[Turn], deadline: float
+    message: Message, history: list[Turn], deadline: float, viewer: Viewer
 ) -> tuple[list[Source], Iterator[str]]:
     """Read the question (a follow-up in its context), retrieve, then choose who answers: nobody
     (not covered: the closest sections are offered), the passages themselves (no chat model), or
     the model. Returns the numbered sources, best-supported first, and the answer's text parts."""
-    retrieval = understood_question(message, history, deadline)
+    retrieval = understood_question(message, history, deadline, viewer)
     record_retrieval(message, retrieval)
     ordered = answer_passages(retrieval)
     if ordered is None:
@@ -154,14 +158,14 @@ def find_answer_source(
     return sources, generated(message, sources, model, deadline)
 
 
-def understood_question(message: Message, history: list[Turn], deadline: float) -> Retrieval:
+def understood_question(message: Message, history: list[Turn], deadline: float, viewer: Viewer) -> Retrieval:
     """The retrieval for the question as understood: the model's standalone rewrite of a
     follow-up, or without a model the better supported of its readings (rag/rewriting.py)."""
     if history:
         release_connection()  # a follow-up may be rewritten by the model
     rewritten = rewrite_question(message.query, history, deadline)
     queries = [rewritten] if rewritten is not None else readings(message.query, history)
-    retrievals = [retrieve(q, message.top_k, message.document_ids) for q in queries]
+    retrievals = [retrieve(q, message.top_k, message.document_ids, viewer=viewer) for q in queries]
     if len(retrievals) == 2 and is_reply(message.query):
         # "No, I'm not." answers the conversation: in its context, its words the toolkit never
         # uses do not count against the toolkit covering it.

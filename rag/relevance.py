@@ -18,6 +18,7 @@ from django.conf import settings
 
 from rag.retrieval import Retrieval, RetrievedChunk
 from toolkit import search
+from toolkit.access import Viewer
 from toolkit.text_html import Block, parse
 
 # Lexemes (as PostgreSQL's English configuration stems them) of words that phrase a question
@@ -145,7 +146,7 @@ def first_cell(unit: Unit) -> str:
 
 
 def question_weights(
-    query: str, version_ids: list[int] | None, unknown_weight: float | None = None
+    query: str, version_ids: list[int] | None, unknown_weight: float | None = None, *, viewer: Viewer
 ) -> tuple[dict[str, float], set[str]]:
     """The question's topic terms and their weights (see the module's docstring), and those the
     toolkit never uses; `unknown_weight` overrides RAG_UNKNOWN_TERM_WEIGHT (a reply in a
@@ -153,7 +154,7 @@ def question_weights(
     if unknown_weight is None:
         unknown_weight = settings.RAG_UNKNOWN_TERM_WEIGHT
     weights, unknown = {}, set()
-    for term, weight in search.term_weights(query, version_ids).items():
+    for term, weight in search.term_weights(query, version_ids, viewer=viewer).items():
         if term in QUESTION_WORDS or len(term) < 2:
             continue
         if not weight.chunks:
@@ -167,7 +168,9 @@ def assess(retrieval: Retrieval) -> Assessment:
     if retrieval.assessment is not None:
         return retrieval.assessment
     weights, unknown = (
-        question_weights(retrieval.query, retrieval.version_ids, retrieval.unknown_term_weight)
+        question_weights(
+            retrieval.query, retrieval.version_ids, retrieval.unknown_term_weight, viewer=retrieval.viewer
+        )
         if retrieval.chunks
         else ({}, set())
     )

@@ -10,6 +10,9 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 
 from rag.models import Message
+from toolkit.access import Viewer, hidden_chunk_ids
+
+UNAVAILABLE = "This section is no longer available to you."
 
 
 def source_url(chunk_id: int) -> str:
@@ -19,8 +22,23 @@ def source_url(chunk_id: int) -> str:
 
 
 def with_urls(citations: list[dict]) -> list[dict]:
-    """Citations as the JSON API shows them: each with the `url` of its section."""
-    return [{**citation, "url": source_url(citation["chunk_id"])} for citation in citations]
+    """Citations as the JSON API shows them: each with the `url` of its section (none for one
+    that is no longer available to the reader: `for_viewer`)."""
+    return [
+        citation if citation.get("unavailable") else {**citation, "url": source_url(citation["chunk_id"])}
+        for citation in citations
+    ]
+
+
+def for_viewer(citations: list[dict], viewer: Viewer) -> list[dict]:
+    """Stored citations as the reader may see them now: one of a toolkit they can no longer see
+    (toolkit.access) keeps its number only, without its toolkit, heading or text."""
+    chunk_ids = [c["chunk_id"] for c in citations if isinstance(c.get("chunk_id"), int)]
+    hidden = hidden_chunk_ids(viewer, chunk_ids)
+    return [
+        {"n": c["n"], "chunk_id": None, "unavailable": UNAVAILABLE} if c.get("chunk_id") in hidden else c
+        for c in citations
+    ]
 
 
 def message_html(message: Message, sources: list[dict] | None = None) -> str:

@@ -13,6 +13,7 @@ from django.conf import settings
 from django.core.cache import cache
 
 from toolkit import keyword_index, search
+from toolkit.access import NOBODY, Viewer
 from toolkit.embeddings import EmbeddingError, content_hash, get_embedder
 
 logger = logging.getLogger(__name__)
@@ -56,6 +57,7 @@ class Retrieval:
     # rag.relevance.assess's scores, once computed (typed loosely: rag.relevance builds on this module)
     assessment: Any = None
     unknown_term_weight: float | None = None  # for the gate, instead of RAG_UNKNOWN_TERM_WEIGHT
+    viewer: Viewer = NOBODY  # whose retrieval: the gate's term weights are over what they may see
 
 
 def embed_query(query: str) -> list[float] | None:
@@ -81,8 +83,11 @@ def retrieve(
     top_k: int = 5,
     document_ids: list[int] | None = None,
     retrievers: tuple[str, ...] = ("keyword", "vector"),
+    *,
+    viewer: Viewer,
 ) -> Retrieval:
-    """The best `top_k` chunks for `query` from active versions (or the versions given).
+    """The best `top_k` chunks for `query` from active versions (or the versions given) of the
+    toolkits `viewer` may see (toolkit.access: the restriction is inside each search statement).
 
     `retrievers` narrows retrieval to one side (the benchmarks compare keyword, vector and hybrid).
     """
@@ -99,18 +104,18 @@ def retrieve(
     if vector is not None and "keyword" in retrievers:
         mode = "hybrid"
         pool = max(top_k, FUSION_POOL)
-        candidates = keyword_index.candidates(query, document_ids, at_least=pool)
+        candidates = keyword_index.candidates(query, document_ids, at_least=pool, viewer=viewer)
         hits = search.hybrid_search(
-            query, vector, document_ids, top_k, pool, settings.RAG_VECTOR_WEIGHT, candidates
+            query, vector, document_ids, top_k, pool, settings.RAG_VECTOR_WEIGHT, candidates, viewer=viewer
         )
     elif vector is not None:
         mode = "vector"
-        nearest = search.vector_search(vector, document_ids, top_k)
+        nearest = search.vector_search(vector, document_ids, top_k, viewer=viewer)
         hits = [search.FusedHit(hit.chunk_id, hit.similarity, None, hit) for hit in nearest]
     else:
         mode = "keyword"
-        candidates = keyword_index.candidates(query, document_ids, at_least=top_k)
-        keyword = search.keyword_search(query, document_ids, top_k, candidates)
+        candidates = keyword_index.candidates(query, document_ids, at_least=top_k, viewer=viewer)
+        keyword = search.keyword_search(query, document_ids, top_k, candidates, viewer=viewer)
         hits = [search.FusedHit(hit.chunk_id, hit.score, hit, None) for hit in keyword]
     passages = search.passages([hit.chunk_id for hit in hits])
     chunks = []
@@ -141,4 +146,5 @@ def retrieve(
         notes=notes,
         query=query,
         version_ids=document_ids,
+        viewer=viewer,
     )

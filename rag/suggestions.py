@@ -20,8 +20,9 @@ from django.core.cache import cache
 
 from rag.questions import answer_passages
 from rag.retrieval import retrieve
+from toolkit.access import Viewer
 from toolkit.models import Chunk, ToolkitVersion
-from toolkit.search import active_version_ids
+from toolkit.search import scope_version_ids
 
 logger = logging.getLogger(__name__)
 
@@ -142,11 +143,12 @@ class CheckFailed(Exception):
     """The index could not be asked the way users are answered now (e.g. no vector search)."""
 
 
-def example_questions(version_ids: list[int] | None = None, limit: int = LIMIT) -> list[str]:
-    """Up to `limit` questions that the active versions (or `version_ids`) answer, each from the
-    section it was made from; fewer, or none, when not enough pass or the check fails."""
-    if version_ids is None:
-        version_ids = active_version_ids()
+def example_questions(viewer: Viewer, version_ids: list[int] | None = None, limit: int = LIMIT) -> list[str]:
+    """Up to `limit` questions that the active versions the viewer sees (or `version_ids`) answer,
+    each from the section it was made from; fewer, or none, when not enough pass or the check
+    fails. The cache key names the versions, so viewers who see the same ones share an entry and
+    no example is ever made from a toolkit its viewer cannot see."""
+    version_ids = scope_version_ids(viewer, version_ids)  # what the viewer's questions search
     if not version_ids:
         return []
     key = cache_key(version_ids, limit)
@@ -158,7 +160,7 @@ def example_questions(version_ids: list[int] | None = None, limit: int = LIMIT) 
     try:
         # No transaction around it: the check waits on the embedding server, and a pooled
         # connection must not sit in an open transaction meanwhile.
-        examples = [example.question for example in checked_examples(version_ids, limit)]
+        examples = [example.question for example in checked_examples(version_ids, limit, viewer=viewer)]
     except Exception as error:  # the chat page is shown without examples, never as an error
         # A failed check (the embedding server down) is expected; anything else is a bug: traceback.
         logger.warning(
@@ -182,7 +184,7 @@ def cache_key(version_ids: list[int], limit: int) -> str:
     return f"chat-examples:{digest}"
 
 
-def checked_examples(version_ids: list[int], limit: int = LIMIT) -> list[Example]:
+def checked_examples(version_ids: list[int], limit: int = LIMIT, *, viewer: Viewer) -> list[Example]:
     """Candidates in order, each shown in the first wording `is_answered`, until `limit` pass or
     MAX_CHECKS retrievals are spent."""
     examples: list[Example] = []
@@ -192,16 +194,16 @@ def checked_examples(version_ids: list[int], limit: int = LIMIT) -> list[Example
             if len(examples) == limit or checks == MAX_CHECKS:
                 return examples
             checks += 1
-            if is_answered(question, candidate.section, version_ids):
+            if is_answered(question, candidate.section, version_ids, viewer):
                 examples.append(Example(question, candidate.section))
                 break
     return examples
 
 
-def is_answered(question: str, section: Section, version_ids: list[int]) -> bool:
+def is_answered(question: str, section: Section, version_ids: list[int], viewer: Viewer) -> bool:
     """The pipeline's own decision: answered (not refused), and led by a passage of `section`, so
     that an example never leads to a different one."""
-    retrieval = retrieve(question, settings.RAG_TOP_K, version_ids)
+    retrieval = retrieve(question, settings.RAG_TOP_K, version_ids, viewer=viewer)
     if retrieval.notes:  # e.g. the embedding server is down: this is not how users are answered
         raise CheckFailed("; ".join(retrieval.notes))
     passages = answer_passages(retrieval)

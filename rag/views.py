@@ -12,8 +12,9 @@ from accounts.rate_limits import by_user_or_ip, per_minute, rate_limit
 from rag.forms import AnswerRequest, FeedbackRequest, TitleRequest, askable_toolkits
 from rag.models import Conversation, Feedback, Message
 from rag.questions import Event, ask
-from rag.rendering import message_html, with_urls
+from rag.rendering import for_viewer, message_html, with_urls
 from rag.suggestions import example_questions
+from toolkit.access import viewer_of
 from toolkitrag.api import json_api
 
 rag_rate_limit = rate_limit("rag-answer", per_minute("RATE_LIMIT_RAG_REQUESTS"), by_user_or_ip)
@@ -22,6 +23,7 @@ rag_rate_limit = rate_limit("rag-answer", per_minute("RATE_LIMIT_RAG_REQUESTS"),
 def _start_question(request: HttpRequest) -> Iterator[Event]:
     """Validate the request and start answering; raises BadRequest or Http404."""
     parsed = AnswerRequest.from_request(request)
+    parsed.check_toolkits(viewer_of(request.user))
     conversation = None
     if parsed.conversation_id is not None:
         conversation = get_object_or_404(Conversation, pk=parsed.conversation_id, user=request.user)
@@ -89,8 +91,9 @@ def conversation_detail(request: HttpRequest, conversation_id: int) -> JsonRespo
     if request.method == "PATCH":
         conversation.title = TitleRequest.from_request(request).title
         conversation.save(update_fields=["title", "updated_at"])
-    messages = [
-        {**message.to_dict(), "citations": with_urls(message.citations)}  # links built when shown
+    viewer = viewer_of(request.user)
+    messages = [  # links built when shown, to the sections the user may still see
+        {**message.to_dict(), "citations": with_urls(for_viewer(message.citations, viewer))}
         for message in conversation.messages.select_related("feedback")
     ]
     return JsonResponse({"id": conversation.pk, "title": conversation.title, "messages": messages})
@@ -115,13 +118,16 @@ def chat(request: HttpRequest, conversation_id: int | None = None) -> HttpRespon
         if conversation is None:
             raise Http404("No such conversation.")
     exchanges = list(conversation.messages.select_related("feedback")) if conversation else []
-    toolkits = list(askable_toolkits().order_by("name"))
+    viewer = viewer_of(request.user)
+    for message in exchanges:  # shown, never saved: a section they can no longer see says so
+        message.citations = for_viewer(message.citations, viewer)
+    toolkits = list(askable_toolkits(viewer).order_by("name"))
     context = {
         "conversation": conversation,
         "exchanges": exchanges,
         "conversations": Conversation.objects.filter(user=request.user)[:100],
         # Only the empty page shows examples (checked once, then cached: rag/suggestions.py).
-        "examples": example_questions() if toolkits and not exchanges else [],
+        "examples": example_questions(viewer) if toolkits and not exchanges else [],
         "published": bool(toolkits),
         # More than one toolkit to answer from: the page lets the user choose which.
         "toolkits": toolkits,

@@ -20,24 +20,29 @@ from strategies.forms import (
 from strategies.models import PlanItem, StrategyPlan
 from strategies.selectors import owned_item, owned_plan, search_plans
 from strategies.views import duplicate_rate_limit
+from toolkit.access import Viewer, viewer_of, visible_chunks
 from toolkit.models import Chunk, ToolkitVersion
 from toolkitrag.api import BadRequest, json_api, json_body
 
 
-def item_dicts(items: list[PlanItem]) -> list[dict]:
-    """Items with their citations and whether each cited section changed in the active version."""
-    states = citation_states([citation for item in items for citation in item.citations.all()])
+def item_dicts(items: list[PlanItem], viewer: Viewer) -> list[dict]:
+    """Items with their citations and whether each cited section changed in the active version
+    (or is no longer available to the viewer)."""
+    states = citation_states([citation for item in items for citation in item.citations.all()], viewer)
     return [item.to_dict(states) for item in items]
 
 
 def plan_items(plan: StrategyPlan) -> list[dict]:
-    return item_dicts(list(plan.items.prefetch_related("citations")))
+    return item_dicts(list(plan.items.prefetch_related("citations")), viewer_of(plan.owner))
 
 
-def cited_chunks(chunk_ids: list[int]) -> list[Chunk]:
-    """Chunks of published versions named by 'chunk_ids' (toolkit content every user may read)."""
-    found = Chunk.objects.select_related("document__toolkit").filter(
-        document__status=ToolkitVersion.Status.READY
+def cited_chunks(chunk_ids: list[int], viewer: Viewer) -> list[Chunk]:
+    """Chunks of published versions named by 'chunk_ids' that the viewer may read; a section of
+    a toolkit they may not see reads like one that does not exist."""
+    found = (
+        visible_chunks(viewer)
+        .select_related("document__toolkit")
+        .filter(document__status=ToolkitVersion.Status.READY)
     )
     chunks = found.in_bulk(chunk_ids)
     missing = [str(i) for i in chunk_ids if i not in chunks]
@@ -92,9 +97,10 @@ def item_collection(request: HttpRequest, plan_id: int) -> JsonResponse:
         item = plans.add_answer(plan, message, item.kind, item.text)
     else:
         fields = NewItemRequest.parse(body)
-        item = plans.add_item(plan, checked_instance(ItemForm, fields), cited_chunks(fields.chunk_ids))
+        chunks = cited_chunks(fields.chunk_ids, viewer_of(request.user))
+        item = plans.add_item(plan, checked_instance(ItemForm, fields), chunks)
     added = PlanItem.objects.prefetch_related("citations").get(pk=item.pk)
-    return JsonResponse(item_dicts([added])[0], status=201)
+    return JsonResponse(item_dicts([added], viewer_of(request.user))[0], status=201)
 
 
 @json_api(["GET", "PATCH", "PUT", "DELETE"])
@@ -107,7 +113,7 @@ def item_detail(request: HttpRequest, plan_id: int, item_id: int) -> JsonRespons
         item = checked_instance(ItemForm, ItemRequest.from_request(request), instance=item)
         item.save()
         item.plan.save(update_fields=["updated_at"])
-    return JsonResponse(item_dicts([item])[0])
+    return JsonResponse(item_dicts([item], viewer_of(request.user))[0])
 
 
 @json_api(["POST", "PUT"])

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from django.db.models import Q
 
 from strategies.models import ItemCitation, PlanItem
+from toolkit.access import Viewer, hidden_chunk_ids, visible_toolkits
 from toolkit.models import Chunk, ToolkitVersion
 from toolkit.text_html import snippet
 
@@ -31,15 +32,19 @@ def citations_from_chunks(
     ]
 
 
-def citations_from_answer(item: PlanItem, answer_citations: list[dict]) -> list[ItemCitation]:
+def citations_from_answer(item: PlanItem, answer_citations: list[dict], viewer: Viewer) -> list[ItemCitation]:
     """Snapshot a chat answer's citations, keeping the answer's numbers so its [n] markers still match.
 
-    Chunks deleted since the answer was given are kept as the answer showed them.
+    Chunks deleted since the answer was given are kept as the answer showed them; sections of a
+    toolkit the viewer can no longer see are left out (the chat shows them as no longer available).
     """
     chunk_ids = [c.get("chunk_id") for c in answer_citations if isinstance(c.get("chunk_id"), int)]
+    hidden = hidden_chunk_ids(viewer, chunk_ids)
     chunks = Chunk.objects.select_related("document__toolkit").in_bulk(chunk_ids)
     snapshots = []
     for cited in answer_citations:
+        if cited.get("chunk_id") in hidden:
+            continue
         chunk = chunks.get(cited.get("chunk_id"))
         if chunk is not None:
             snapshots += citations_from_chunks(item, [chunk], [cited["n"]])
@@ -62,7 +67,7 @@ def citations_from_answer(item: PlanItem, answer_citations: list[dict]) -> list[
 class CitationState:
     """How the cited section reads in its toolkit's active version now."""
 
-    state: str  # current | unchanged | changed | removed | unavailable
+    state: str  # current | unchanged | changed | removed | unavailable | no_access
     active_version: str = ""
 
     @property
@@ -73,16 +78,29 @@ class CitationState:
             "changed": f"This section has changed in the active version {self.active_version}.",
             "removed": f"This section is no longer in the active version {self.active_version}.",
             "unavailable": "This toolkit has no published version any more.",
+            "no_access": NO_ACCESS,
         }[self.state]
 
     @property
     def needs_attention(self) -> bool:
-        return self.state in ("changed", "removed", "unavailable")
+        return self.state in ("changed", "removed", "unavailable", "no_access")
+
+    @property
+    def links(self) -> bool:
+        """Whether the citation may link to its section: not once its reader lost access."""
+        return self.state != "no_access"
 
 
-def citation_states(citations: list[ItemCitation]) -> dict[int, CitationState]:
-    """State per citation id, in two queries whatever the number of citations."""
+# The plan keeps what it copied; only the way to the toolkit's current text is closed.
+NO_ACCESS = "This section is no longer available to you: its toolkit is restricted to other groups."
+
+
+def citation_states(citations: list[ItemCitation], viewer: Viewer) -> dict[int, CitationState]:
+    """State per citation id for the plan's reader, in three queries whatever the number of
+    citations: "no_access" for a toolkit the reader may no longer see (toolkit.access)."""
     toolkit_ids = {c.toolkit_id for c in citations if c.toolkit_id}
+    visible = set(visible_toolkits(viewer).filter(pk__in=toolkit_ids).values_list("pk", flat=True))
+    toolkit_ids &= visible
     active = {
         d.toolkit_id: d
         for d in ToolkitVersion.objects.filter(toolkit_id__in=toolkit_ids, is_active=True).only(
@@ -104,7 +122,9 @@ def citation_states(citations: list[ItemCitation]) -> dict[int, CitationState]:
     states = {}
     for citation in citations:
         document = active.get(citation.toolkit_id)
-        if document is None:
+        if citation.toolkit_id and citation.toolkit_id not in visible:
+            states[citation.pk] = CitationState("no_access")
+        elif document is None:
             states[citation.pk] = CitationState("unavailable")
         elif document.pk == citation.document_id:
             states[citation.pk] = CitationState("current", document.version_tag)

@@ -17,6 +17,7 @@ from docx.table import _Cell
 
 from strategies.citations import CitationState, citation_states
 from strategies.models import ItemCitation, PlanItem, StrategyPlan
+from toolkit.access import viewer_of
 from toolkit.text_html import Block, parse
 
 GROUPS = [
@@ -63,7 +64,7 @@ class PlanExport:
 def prepare(plan: StrategyPlan) -> PlanExport:
     items = list(plan.items.prefetch_related("citations"))
     citations = [c for item in items for c in item.citations.all()]
-    states = citation_states(citations)
+    states = citation_states(citations, viewer_of(plan.owner))
     sources: dict[tuple, Source] = {}
     exported = []
     for item in items:

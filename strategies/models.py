@@ -134,11 +134,12 @@ class ItemCitation(models.Model):
         """The citation as it read when added, and `state`: whether the active version still says it."""
         return {
             "n": self.n,
-            "chunk_id": self.chunk_id,
+            "chunk_id": self.chunk_id if state.links else None,  # no way back to a section they lost
             "toolkit": self.toolkit_name,
             "version_tag": self.version_tag,
             "heading_path": self.heading_path,
             "snippet": self.snippet,
             "state": state.state,
             "active_version": state.active_version,
+            "message": state.message,
         }

@@ -14,6 +14,7 @@ from django.db.models import Count, Max
 from rag.models import Message
 from strategies.citations import citations_from_answer, citations_from_chunks
 from strategies.models import ItemCitation, PlanItem, StrategyPlan
+from toolkit.access import viewer_of
 from toolkit.models import Chunk
 from toolkitrag.api import BadRequest
 
@@ -91,7 +92,7 @@ def add_answer(plan: StrategyPlan, message: Message, kind: str, text: str) -> Pl
     """Append a chat answer as an item, its citations copied as the answer showed them."""
     _check_citation_count(len(message.citations))
     item = add_item(plan, PlanItem(kind=kind, text=text, source_message=message))
-    ItemCitation.objects.bulk_create(citations_from_answer(item, message.citations))
+    ItemCitation.objects.bulk_create(citations_from_answer(item, message.citations, viewer_of(plan.owner)))
     return item
 
 

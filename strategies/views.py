@@ -13,11 +13,13 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.rate_limits import by_user_or_ip, per_minute, rate_limit
 from rag.models import Message
+from rag.rendering import for_viewer
 from strategies import export, plans
 from strategies.citations import citation_states
 from strategies.forms import AddAnswerForm, ItemForm, PlanForm, PlanSearchForm
 from strategies.models import PlanItem, StrategyPlan
 from strategies.selectors import owned_item, owned_plan, search_plans
+from toolkit.access import viewer_of
 from toolkit.text_html import text_to_html
 
 # Exports and duplicates read a whole plan: limited per user, shared by the pages and the API.
@@ -77,7 +79,7 @@ def plan_url(plan: StrategyPlan, item: PlanItem | None = None) -> str:
 def plan_detail(request: HttpRequest, plan_id: int) -> HttpResponse:
     plan = owned_plan(user=request.user, plan_id=plan_id)
     items = list(plan.items.prefetch_related("citations"))
-    states = citation_states([c for item in items for c in item.citations.all()])
+    states = citation_states([c for item in items for c in item.citations.all()], viewer_of(request.user))
     for item in items:
         item.cited = [(c, states[c.pk]) for c in item.citations.all()]
         item.html = text_to_html(item.text)  # an answer's lists and tables, as the chat shows them
@@ -225,4 +227,7 @@ def add_answer(request: HttpRequest, message_id: int) -> HttpResponse:
         else:
             messages.success(request, f"Added to “{plan.title}” with {len(message.citations)} source(s).")
             return redirect(plan_url(plan, item))
-    return render(request, "strategies/add_answer.html", {"form": form, "message": message})
+    # Shown as the reader may see them now; sections they lost access to are left out of the plan.
+    citations = for_viewer(message.citations, viewer_of(request.user))
+    context = {"form": form, "message": message, "citations": citations}
+    return render(request, "strategies/add_answer.html", context)

@@ -9,7 +9,7 @@ from django.utils.html import format_html, format_html_join
 from rag import golden
 from toolkit import ingestion, uploads
 from toolkit.forms import VersionUploadForm
-from toolkit.models import Chunk, Toolkit, ToolkitVersion
+from toolkit.models import Access, Chunk, Toolkit, ToolkitVersion
 from toolkit.tasks import enqueue_ingestion
 
 CHUNKS_SHOWN = 500
@@ -22,13 +22,16 @@ def error_excerpt(error: str) -> str:
 
 @admin.register(Toolkit)
 class ToolkitAdmin(admin.ModelAdmin):
-    list_display = ["name", "language", "active_version", "version_count", "created_at"]
-    list_filter = ["language"]
+    list_display = ["name", "language", "access_summary", "active_version", "version_count", "created_at"]
+    list_filter = ["language", "access"]
     search_fields = ["name"]
-    fields = ["name", "description", "language"]
+    fields = ["name", "description", "language", "access", "groups"]
+    filter_horizontal = ["groups"]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(version_count=Count("versions"))
+        return (
+            super().get_queryset(request).annotate(version_count=Count("versions")).prefetch_related("groups")
+        )
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
@@ -40,6 +43,13 @@ class ToolkitAdmin(admin.ModelAdmin):
             self.message_user(
                 request, f"Every version of {obj} is now searched in {obj.get_language_display()}."
             )
+
+    @admin.display(description="who sees it")
+    def access_summary(self, toolkit: Toolkit) -> str:
+        if toolkit.access == Access.SIGNED_IN:
+            return toolkit.get_access_display()
+        names = [group.name for group in toolkit.groups.all()]
+        return ", ".join(names) if names else "Staff only (no group chosen)"
 
     @admin.display(description="versions", ordering="version_count")
     def version_count(self, toolkit: Toolkit) -> int:

@@ -41,6 +41,7 @@ from django.utils import timezone
 from django_tasks import task
 
 from toolkit import search
+from toolkit.access import Viewer
 from toolkit.models import ToolkitVersion
 
 logger = logging.getLogger(__name__)
@@ -284,18 +285,20 @@ def _unusable(version_id: int, problem: str) -> None:
 
 
 def candidates(
-    query: str, version_ids: list[int] | None, at_least: int = 0
+    query: str, version_ids: list[int] | None, at_least: int = 0, *, viewer: Viewer
 ) -> search.KeywordCandidates | None:
     """The chunks KEYWORD_SQL should score for `query` in the ready versions given (None: the
-    active ones): each indexed version's top KEYWORD_CANDIDATES (or `at_least`, the ranking's
-    length, if more) by the index, plus every chunk of the versions whose index is unusable.
-    None: score every matching chunk (index turned off)."""
+    active ones) that the viewer may see (only their indexes are asked): each indexed version's
+    top KEYWORD_CANDIDATES (or `at_least`, the ranking's length, if more) by the index, plus
+    every chunk of the versions whose index is unusable. None: score every matching chunk (index
+    turned off)."""
     if settings.KEYWORD_CANDIDATES <= 0:
         return None
     limit = max(settings.KEYWORD_CANDIDATES, at_least)
     scope = search.SCOPE_CHOSEN if version_ids is not None else search.SCOPE_ACTIVE
     with connection.cursor() as cursor:
-        cursor.execute(SCOPE_SQL.format(scope=scope), {"query": query, "version_ids": version_ids})
+        params = search.scope_params(viewer, version_ids) | {"query": query}
+        cursor.execute(SCOPE_SQL.format(scope=scope), params)
         rows = cursor.fetchall()
     chunk_ids: list[int] = []
     unindexed: list[int] = []

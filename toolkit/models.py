@@ -1,6 +1,7 @@
 import uuid
 
 from django.conf import settings
+from django.contrib.auth.models import Group
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVector, SearchVectorField
@@ -44,6 +45,11 @@ class RegConfigExact(models.lookups.Exact):
         return f"{sql}::regconfig", params
 
 
+class Access(models.TextChoices):
+    SIGNED_IN = "signed_in", "Everyone signed in"
+    GROUPS = "groups", "Only the chosen groups"
+
+
 class Toolkit(models.Model):
     """A named family of documents, e.g. "Community Strategy Toolkit", with its versions."""
 
@@ -57,6 +63,24 @@ class Toolkit(models.Model):
         default="english",
         help_text="The language the toolkit is written in: keyword search stems its words and "
         "leaves out its stop words. Changing it re-indexes every version at once.",
+    )
+    # Who may read the toolkit (ask it, open its sections, cite it): toolkit.access says it once,
+    # and toolkit.search applies it inside retrieval. An explicit choice rather than "restricted
+    # iff groups are chosen", so removing the last group never makes a toolkit public.
+    access = models.CharField(
+        max_length=20,
+        choices=Access.choices,
+        default=Access.SIGNED_IN,
+        db_default=Access.SIGNED_IN,
+        help_text="Everyone signed in, or only members of the groups chosen below (with no group "
+        "chosen, only staff). Staff always see every toolkit.",
+    )
+    groups = models.ManyToManyField(
+        Group,
+        blank=True,
+        related_name="+",
+        db_table="toolkit_access_groups",
+        help_text="Who may read the toolkit when it is restricted to groups.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -8,9 +8,11 @@ of ts_rank, which has no notion of how rare a word is.
 Vector side: cosine distance on the HNSW index for the configured dimension, with ef_search
 set per query and iterative index scans so that the version filter does not starve results.
 Hybrid search fuses the two in the same statement (HYBRID_SQL: a weighted sum of each side's
-scores rescaled to 0..1 over its candidates). This module is the only one outside migrations that
-names the toolkit's tables in SQL, besides the two that maintain an index (toolkit.vector_index,
-toolkit.keyword_index).
+scores rescaled to 0..1 over its candidates). Every search is for a `Viewer` (toolkit.access): the
+versions of toolkits it may not see are left out of the scope that every statement starts from.
+This module is the only one outside migrations that names the toolkit's tables in SQL, besides
+toolkit.access (the visibility condition) and the two that maintain an index
+(toolkit.vector_index, toolkit.keyword_index).
 """
 
 import math
@@ -20,6 +22,7 @@ from django.conf import settings
 from django.db import connection, transaction
 
 from toolkit import vector_index
+from toolkit.access import VISIBLE_TOOLKIT, Viewer
 from toolkit.models import ToolkitVersion
 
 BM25_K1 = 1.2
@@ -28,8 +31,18 @@ HEADING_BOOST = 2  # extra occurrences counted for a term that appears in the he
 PRUNE_ABOVE_CHUNKS = 20_000  # from this many chunks on, candidates come from the rarer query terms
 NEVER_PRUNE = 2**62  # PRUNE_ABOVE_CHUNKS when the keyword index already chose the candidates
 
-SCOPE_ACTIVE = "SELECT id FROM toolkit_documents WHERE is_active AND status = 'ready'"
-SCOPE_CHOSEN = "SELECT id FROM toolkit_documents WHERE id = ANY(%(version_ids)s) AND status = 'ready'"
+# The versions searched: ready, active (or chosen), and of a toolkit the viewer may see
+# (toolkit.access.VISIBLE_TOOLKIT, parameters from Viewer.sql_params). Every statement below
+# starts from this scope, so the keyword side, the vector side and BM25's statistics never see an
+# invisible version, and the HNSW index still serves the vector side (filtered by version ids).
+SCOPE_ACTIVE = (  # constant strings joined, no input
+    "SELECT d.id FROM toolkit_documents d JOIN toolkits t ON t.id = d.toolkit_id "  # noqa: S608
+    "WHERE d.is_active AND d.status = 'ready' AND " + VISIBLE_TOOLKIT
+)
+SCOPE_CHOSEN = (  # constant strings joined, no input
+    "SELECT d.id FROM toolkit_documents d JOIN toolkits t ON t.id = d.toolkit_id "  # noqa: S608
+    "WHERE d.id = ANY(%(version_ids)s) AND d.status = 'ready' AND " + VISIBLE_TOOLKIT
+)
 
 
 @dataclass
@@ -100,14 +113,22 @@ def record_term_statistics(version: ToolkitVersion) -> None:
         cursor.execute(TERM_STATISTICS_SQL, [version.pk])
 
 
-def active_version_ids(toolkit_ids: list[int] | None = None) -> list[int]:
+def active_version_ids(viewer: Viewer, toolkit_ids: list[int] | None = None) -> list[int]:
     """The versions a question is answered from now (recorded with it for analytics per version):
-    the active, ready version of every toolkit, or of the toolkits given."""
+    the active, ready version of every toolkit the viewer sees, or of those of the toolkits given."""
+    params = viewer.sql_params() | {"toolkit_ids": None if toolkit_ids is None else list(toolkit_ids)}
     with connection.cursor() as cursor:
         if toolkit_ids is None:
-            cursor.execute(SCOPE_ACTIVE)
+            cursor.execute(SCOPE_ACTIVE, params)
         else:
-            cursor.execute(SCOPE_ACTIVE + " AND toolkit_id = ANY(%s)", [list(toolkit_ids)])
+            cursor.execute(SCOPE_ACTIVE + " AND d.toolkit_id = ANY(%(toolkit_ids)s)", params)
+        return [row[0] for row in cursor.fetchall()]
+
+
+def scope_version_ids(viewer: Viewer, version_ids: list[int] | None) -> list[int]:
+    """The versions a search over `version_ids` (None: the active ones) reads for this viewer."""
+    with connection.cursor() as cursor:
+        cursor.execute(_scope(version_ids) + " ORDER BY d.id", scope_params(viewer, version_ids))
         return [row[0] for row in cursor.fetchall()]
 
 
@@ -267,16 +288,21 @@ def _scope(version_ids: list[int] | None) -> str:
     return SCOPE_CHOSEN if version_ids is not None else SCOPE_ACTIVE
 
 
+def scope_params(viewer: Viewer, version_ids: list[int] | None) -> dict:
+    """The scope's parameters: the versions chosen (None: the active ones) and who is searching."""
+    return viewer.sql_params() | {"version_ids": None if version_ids is None else list(version_ids)}
+
+
 def _keyword_params(
     query: str,
+    viewer: Viewer,
     version_ids: list[int] | None,
     pool: int,
     candidates: KeywordCandidates | None = None,
     exhaustive: bool = False,
 ) -> dict:
-    return {
+    return scope_params(viewer, version_ids) | {
         "query": query,
-        "version_ids": version_ids,
         "k1": BM25_K1,
         "b": BM25_B,
         "heading_boost": HEADING_BOOST,
@@ -300,14 +326,15 @@ def keyword_search(
     limit: int,
     candidates: KeywordCandidates | None = None,
     *,
+    viewer: Viewer,
     exhaustive: bool = False,
 ) -> list[KeywordHit]:
-    """The `limit` best chunks by BM25 among the ready versions given (None: the active ones),
-    scoring only the `candidates` if given. `exhaustive`: score every matching chunk, even in a
-    large collection (the reference the benchmarks compare with)."""
+    """The `limit` best chunks by BM25 among the ready versions given (None: the active ones) that
+    the viewer may see, scoring only the `candidates` if given. `exhaustive`: score every matching
+    chunk, even in a large collection (the reference the benchmarks compare with)."""
     sql = KEYWORD_SQL.format(scope=_scope(version_ids), chunks=chunks_scored(candidates))
     with connection.cursor() as cursor:
-        cursor.execute(sql, _keyword_params(query, version_ids, limit, candidates, exhaustive))
+        cursor.execute(sql, _keyword_params(query, viewer, version_ids, limit, candidates, exhaustive))
         rows = cursor.fetchall()
     return [KeywordHit(chunk_id=i, rank=rank, score=float(score)) for i, rank, score in rows]
 
@@ -330,11 +357,14 @@ def candidate_params(candidates: KeywordCandidates | None, exhaustive: bool = Fa
     }
 
 
-def vector_search(vector: list[float], version_ids: list[int] | None, limit: int) -> list[VectorHit]:
+def vector_search(
+    vector: list[float], version_ids: list[int] | None, limit: int, *, viewer: Viewer
+) -> list[VectorHit]:
     """The `limit` nearest chunks by cosine similarity among the ready versions given (None: the
-    active ones), on the HNSW index of EMBEDDING_DIMENSIONS; other dimensions are left out."""
+    active ones) that the viewer may see, on the HNSW index of EMBEDDING_DIMENSIONS; other
+    dimensions are left out."""
     sql = VECTOR_SQL.format(scope=_scope(version_ids), dims=int(settings.EMBEDDING_DIMENSIONS))
-    params = {"vector": str(vector), "version_ids": version_ids, "pool": limit}
+    params = scope_params(viewer, version_ids) | {"vector": str(vector), "pool": limit}
     with transaction.atomic(), connection.cursor() as cursor:
         _widen_hnsw_search(cursor, limit)
         cursor.execute(sql, params)
@@ -350,13 +380,16 @@ def hybrid_search(
     pool: int,
     vector_weight: float,
     candidates: KeywordCandidates | None = None,
+    *,
+    viewer: Viewer,
 ) -> list[FusedHit]:
     """The `limit` best chunks by the fused score of BM25 and cosine similarity (HYBRID_SQL), each
-    side taking its best `pool` chunks; `vector_weight` is the vector side's share (0 to 1)."""
+    side taking its best `pool` chunks of the versions the viewer may see; `vector_weight` is the
+    vector side's share (0 to 1)."""
     sql = HYBRID_SQL.format(
         scope=_scope(version_ids), dims=int(settings.EMBEDDING_DIMENSIONS), chunks=chunks_scored(candidates)
     )
-    params = _keyword_params(query, version_ids, pool, candidates) | {
+    params = _keyword_params(query, viewer, version_ids, pool, candidates) | {
         "vector": str(vector),
         "vector_weight": vector_weight,
         "limit": limit,
@@ -383,10 +416,10 @@ class TermWeight:
     rarest_idf: float  # the idf of a term found in one chunk: an unknown term's weight is capped to it
 
 
-def term_weights(query: str, version_ids: list[int] | None) -> dict[str, TermWeight]:
+def term_weights(query: str, version_ids: list[int] | None, *, viewer: Viewer) -> dict[str, TermWeight]:
     """The question's terms (PostgreSQL's lexemes in the searched toolkits' languages, stop words
-    left out: TERMS_CTE) with their weights."""
-    params = {"query": query, "version_ids": version_ids}
+    left out: TERMS_CTE) with their weights over the versions the viewer may see."""
+    params = scope_params(viewer, version_ids) | {"query": query}
     with connection.cursor() as cursor:
         cursor.execute(TERM_WEIGHTS_SQL.format(scope=_scope(version_ids)), params)
         rows = cursor.fetchall()

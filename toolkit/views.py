@@ -2,7 +2,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
-from toolkit.models import Chunk
+from toolkit.access import viewer_of, visible_chunks
 from toolkit.text_html import text_to_html
 
 NEIGHBOURS = 2
@@ -10,9 +10,12 @@ NEIGHBOURS = 2
 
 @login_required
 def source(request: HttpRequest, chunk_id: int) -> HttpResponse:
-    """A cited section: the passage highlighted, its neighbours for context, the version's outline."""
+    """A cited section: the passage highlighted, its neighbours for context, the version's outline.
+    A section of a toolkit the user may not see is a 404, like one that does not exist."""
     chunk = get_object_or_404(
-        Chunk.objects.select_related("document__toolkit"), pk=chunk_id, document__status="ready"
+        visible_chunks(viewer_of(request.user)).select_related("document__toolkit"),
+        pk=chunk_id,
+        document__status="ready",
     )
     document = chunk.document
     context_chunks = list(

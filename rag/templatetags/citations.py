@@ -13,7 +13,7 @@ register = template.Library()
 def with_citation_links(answer: str, citations: list[dict]) -> SafeString:
     """The answer as HTML (paragraphs, lists, tables: toolkit/text_html.py), every piece escaped,
     with each [n] that matches a citation turned into a link to its source."""
-    chunk_urls = {c["n"]: source_url(c["chunk_id"]) for c in citations or []}
+    chunk_urls = {c["n"]: source_url(c["chunk_id"]) for c in citations or [] if not c.get("unavailable")}
     return text_to_html(answer or "", inline=lambda text: linked_citations(text, chunk_urls))
 
 

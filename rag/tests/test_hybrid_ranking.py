@@ -10,6 +10,7 @@ import pytest
 
 from rag.retrieval import retrieve
 from toolkit import search
+from toolkit.access import EVERY_TOOLKIT
 from toolkitrag.testing.toolkits import ingest_toolkit
 
 pytestmark = pytest.mark.django_db
@@ -50,7 +51,7 @@ def order(result) -> list[str]:
 
 def test_a_passage_good_on_both_sides_beats_one_good_on_one_side(fake_openai):
     ingest_toolkit(SECTIONS)
-    result = retrieve(QUESTION, top_k=4)
+    result = retrieve(QUESTION, top_k=4, viewer=EVERY_TOOLKIT)
     assert result.mode == "hybrid"
     best = result.chunks[0]
     assert best.heading == "Treasurer" and best.retrievers == ["keyword", "vector"]
@@ -64,18 +65,18 @@ def test_a_passage_good_on_both_sides_beats_one_good_on_one_side(fake_openai):
 def test_the_vector_weight_moves_the_order_towards_its_side(fake_openai, settings):
     ingest_toolkit(SECTIONS)
     settings.RAG_VECTOR_WEIGHT = 0.9
-    towards_vector = order(retrieve(QUESTION, top_k=4))
+    towards_vector = order(retrieve(QUESTION, top_k=4, viewer=EVERY_TOOLKIT))
     assert towards_vector.index("Volunteers") < towards_vector.index("Annual meeting")
     settings.RAG_VECTOR_WEIGHT = 0.1
-    towards_keyword = order(retrieve(QUESTION, top_k=4))
+    towards_keyword = order(retrieve(QUESTION, top_k=4, viewer=EVERY_TOOLKIT))
     assert towards_keyword.index("Annual meeting") < towards_keyword.index("Volunteers")
 
 
 def test_without_embeddings_the_order_and_scores_are_bm25s(db):
     ingest_toolkit(SECTIONS)
-    result = retrieve(QUESTION, top_k=4)
+    result = retrieve(QUESTION, top_k=4, viewer=EVERY_TOOLKIT)
     assert result.mode == "keyword"
-    bm25 = search.keyword_search(QUESTION, None, 4)
+    bm25 = search.keyword_search(QUESTION, None, 4, viewer=EVERY_TOOLKIT)
     assert [(c.chunk_id, c.score, c.keyword_rank) for c in result.chunks] == [
         (hit.chunk_id, hit.score, hit.rank) for hit in bm25
     ]

@@ -4,6 +4,7 @@ import pytest
 
 from rag.relevance import assess, is_relevant, passage_units
 from rag.retrieval import retrieve
+from toolkit.access import EVERY_TOOLKIT
 from toolkitrag.testing.toolkits import ingest_demo_toolkit
 
 
@@ -40,7 +41,7 @@ def demo(db):
     ],
 )
 def test_questions_the_toolkit_answers_pass_the_gate_despite_words_it_does_not_use(demo, question):
-    assert is_relevant(retrieve(question, 5))
+    assert is_relevant(retrieve(question, 5, viewer=EVERY_TOOLKIT))
 
 
 @pytest.mark.parametrize(
@@ -52,23 +53,23 @@ def test_questions_the_toolkit_answers_pass_the_gate_despite_words_it_does_not_u
     ],
 )
 def test_near_topic_questions_it_does_not_answer_are_refused(demo, question):
-    assert not is_relevant(retrieve(question, 5))
+    assert not is_relevant(retrieve(question, 5, viewer=EVERY_TOOLKIT))
 
 
 def test_the_best_sentence_pair_is_what_counts_not_words_scattered_over_a_section(demo):
     # Every word is in 4.3 Budget, but in a sentence and two table rows, never together.
-    scattered = retrieve("treasurer lockable batteries", 5)
+    scattered = retrieve("treasurer lockable batteries", 5, viewer=EVERY_TOOLKIT)
     assessment = assess(scattered)
     budget = next(
         s for s in assessment.supports if s.chunk.heading == "4 Writing the emergency plan > 4.3 Budget"
     )
     assert budget.coverage == pytest.approx(2 / 3)  # two neighbouring rows at best, not all three words
-    together = assess(retrieve("Who reviews the budget every quarter?", 5))
+    together = assess(retrieve("Who reviews the budget every quarter?", 5, viewer=EVERY_TOOLKIT))
     assert together.lead.chunk.heading_path[-1] == "4.3 Budget" and together.coverage == pytest.approx(1.0)
 
 
 def test_with_embeddings_the_gate_adds_the_vector_similarity(demo, settings):
-    retrieval = retrieve("Do we need public liability insurance for the group?", 5)
+    retrieval = retrieve("Do we need public liability insurance for the group?", 5, viewer=EVERY_TOOLKIT)
     support = assess(retrieval).coverage
     assert not is_relevant(retrieval)
     for chunk in retrieval.chunks:  # as if the vector side had found these passages very similar

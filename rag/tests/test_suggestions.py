@@ -12,6 +12,7 @@ from rag.relevance import is_relevant
 from rag.retrieval import retrieve
 from rag.suggestions import checked_examples, example_questions, questions_for, strip_numbering
 from toolkit import ingestion, uploads
+from toolkit.access import EVERY_TOOLKIT
 from toolkit.models import Toolkit, ToolkitVersion
 from toolkit.search import active_version_ids
 from toolkitrag.testing import REPO_ROOT
@@ -88,7 +89,7 @@ def shown_examples(client) -> list[str]:
 
 def assert_each_is_answered_from_its_section(client) -> list[str]:
     """Every example on the page, asked through the JSON API, is answered and cites its section first."""
-    examples = checked_examples(active_version_ids())
+    examples = checked_examples(active_version_ids(EVERY_TOOLKIT), viewer=EVERY_TOOLKIT)
     assert shown_examples(client) == [example.question for example in examples]
     for example in examples:
         body = post(client, {"query": example.question}).json()
@@ -208,7 +209,10 @@ def test_every_example_shown_is_answered_from_its_own_section(owner_client):
         or "What are the roles and responsibilities?" in shown
     )
     assert not any("introduction" in question.lower() for question in shown)
-    chapters = {example.section.heading_path[0] for example in checked_examples(active_version_ids())}
+    chapters = {
+        example.section.heading_path[0]
+        for example in checked_examples(active_version_ids(EVERY_TOOLKIT), viewer=EVERY_TOOLKIT)
+    }
     assert len(chapters) >= 3  # spread across the toolkit, not the first few sections
 
 
@@ -253,7 +257,7 @@ def test_a_question_answered_from_another_section_is_not_shown(owner_client):
     )
     question = "What about volunteers?"
     assert question in questions_for("1 Volunteers")
-    retrieval = retrieve(question, 5, active_version_ids())
+    retrieval = retrieve(question, 5, active_version_ids(EVERY_TOOLKIT), viewer=EVERY_TOOLKIT)
     assert is_relevant(retrieval) and retrieval.chunks[0].heading_path == ["2 Recruiting volunteers"]
     answer = post(owner_client, {"query": question}).json()
     assert answer["answered"] and answer["citations"][0]["heading_path"] == ["2 Recruiting volunteers"]
@@ -363,6 +367,6 @@ def test_an_error_while_checking_shows_no_examples(owner_client, toolkit_documen
 
     monkeypatch.setattr(suggestions, "retrieve", broken)
     with caplog.at_level(logging.WARNING, logger="rag.suggestions"):
-        assert example_questions() == []
+        assert example_questions(EVERY_TOOLKIT) == []
     assert "search is broken" in caplog.text
     assert owner_client.get("/toolkit").status_code == 200

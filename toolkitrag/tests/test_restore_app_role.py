@@ -157,7 +157,8 @@ def test_backup_and_restore_as_a_non_superuser_role_that_does_not_own_the_extens
     search = manage(
         "shell",
         "-c",
-        "from rag.retrieval import retrieve; r = retrieve('How often is the budget reviewed?', 3); "
+        "from rag.retrieval import retrieve; from toolkit.access import EVERY_TOOLKIT; "
+        "r = retrieve('How often is the budget reviewed?', 3, viewer=EVERY_TOOLKIT); "
         "print(r.mode, r.chunks[0].heading)",
     )
     assert search.stdout.strip().splitlines()[-1] == "hybrid 1 Planning > 1.1 Budget"

@@ -2,26 +2,11 @@
 given environment: the client secret from a file, and every half-done configuration refused at
 start with what is missing."""
 
-import os
-import subprocess
-import sys
-
 import pytest
 
-from toolkitrag.testing import REPO_ROOT
+from toolkitrag.tests.test_settings import GOOD_PROD_ENV, run_django
 
 SSO = {"OIDC_ISSUER": "https://idp.example.org/realms/staff/", "OIDC_CLIENT_ID": "toolkitrag"}
-
-
-def run_django(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=REPO_ROOT,
-        env={"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", ""), **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
 
 
 def test_the_secret_comes_from_its_file_without_the_newline_and_sso_starts_nothing(tmp_path):
@@ -64,16 +49,7 @@ def test_a_half_done_configuration_is_refused_at_start(env, says):
 
 
 def test_prod_wants_an_https_issuer():
-    prod = {
-        "ENV": "prod",
-        "SECRET_KEY": "k" * 20 + "9f8e7d6c5b4a3210" * 3,
-        "ALLOWED_HOSTS": "toolkit.example.org",
-        "DATABASE_URL": "postgresql://toolkitrag:pw@db.example.org:5432/toolkitrag",
-        "CACHE_URL": "redis://127.0.0.1:6379/0",
-        "EMAIL_URL": "smtp+tls://mail.example.org:587",
-        **SSO,
-        "OIDC_CLIENT_SECRET": "x",
-    }
+    prod = {**GOOD_PROD_ENV, **SSO, "OIDC_CLIENT_SECRET": "x"}
     result = run_django({**prod, "OIDC_ISSUER": "http://idp.example.org"}, "check")
     assert result.returncode != 0 and "OIDC_ISSUER must be an https:// URL in prod" in result.stderr
     assert run_django(prod, "check").returncode == 0

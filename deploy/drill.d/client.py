@@ -1,6 +1,7 @@
 """The drill's browser stand-in: log in through the proxy and ask a question (stdlib only).
 
 Usage: python3 client.py SITE_URL USERNAME PASSWORD QUESTION
+       python3 client.py --password-reset SITE_URL EMAIL  (asks for a reset link by mail)
 Trusts the certificate in $SSL_CERT_FILE (the drill's self-signed one): nothing is unverified.
 Asks twice: POST /api/rag/answer (one JSON answer) and /api/rag/answer/stream (Server-Sent
 Events, which must arrive as several token events, then `final`). Exits 1 with a message if
@@ -20,7 +21,7 @@ def fail(message: str) -> None:
     raise SystemExit(1)
 
 
-def main(site: str, username: str, password: str, question: str) -> None:
+def browser(site: str) -> tuple[urllib.request.OpenerDirector, CookieJar]:
     if not site.startswith("https://"):
         fail(f"{site}: the drill asks through the proxy, over HTTPS only")
     jar = CookieJar()
@@ -28,10 +29,33 @@ def main(site: str, username: str, password: str, question: str) -> None:
         urllib.request.HTTPSHandler(context=ssl.create_default_context()),
         urllib.request.HTTPCookieProcessor(jar),
     )
-    page = opener.open(site + "/auth/login", timeout=30).read().decode()
+    return opener, jar
+
+
+def form_token(opener: urllib.request.OpenerDirector, url: str) -> str:
+    page = opener.open(url, timeout=30).read().decode()
     if 'name="csrfmiddlewaretoken" value="' not in page:
-        fail(f"no login form at {site}/auth/login")
-    token = page.split('name="csrfmiddlewaretoken" value="')[1].split('"')[0]
+        fail(f"no form at {url}")
+    return page.split('name="csrfmiddlewaretoken" value="')[1].split('"')[0]
+
+
+def password_reset(site: str, email: str) -> None:
+    """Ask for a reset link as a person would; the drill then finds the mail at its mail server."""
+    opener, _ = browser(site)
+    token = form_token(opener, site + "/auth/password_reset")
+    form = urllib.parse.urlencode({"csrfmiddlewaretoken": token, "email": email})
+    request = urllib.request.Request(  # noqa: S310 - https:// only, checked in browser()
+        site + "/auth/password_reset", data=form.encode(), headers={"Referer": site + "/"}
+    )
+    with opener.open(request, timeout=60) as response:
+        if not response.url.endswith("/auth/password_reset/done"):
+            fail(f"the password reset form did not lead to its done page (ended at {response.url})")
+    print(f"password reset asked for {email}")
+
+
+def main(site: str, username: str, password: str, question: str) -> None:
+    opener, jar = browser(site)
+    token = form_token(opener, site + "/auth/login")
     form = urllib.parse.urlencode({"csrfmiddlewaretoken": token, "username": username, "password": password})
     login = urllib.request.Request(  # noqa: S310 - https:// only, checked above
         site + "/auth/login", data=form.encode(), headers={"Referer": site + "/"}
@@ -69,6 +93,9 @@ def main(site: str, username: str, password: str, question: str) -> None:
 
 
 if __name__ == "__main__":
+    if len(sys.argv) == 4 and sys.argv[1] == "--password-reset":
+        password_reset(*sys.argv[2:])
+        raise SystemExit(0)
     if len(sys.argv) != 5:
         fail("usage: client.py SITE_URL USERNAME PASSWORD QUESTION")
     main(*sys.argv[1:])

@@ -10,7 +10,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 
 from rag.models import Message
-from toolkit.access import Viewer, hidden_chunk_ids
+from toolkit.access import Viewer, hidden_citations
 
 UNAVAILABLE = "This section is no longer available to you."
 
@@ -33,10 +33,9 @@ def with_urls(citations: list[dict]) -> list[dict]:
 def for_viewer(citations: list[dict], viewer: Viewer) -> list[dict]:
     """Stored citations as the reader may see them now: one of a toolkit they can no longer see
     (toolkit.access) keeps its number only, without its toolkit, heading or text."""
-    chunk_ids = [c["chunk_id"] for c in citations if isinstance(c.get("chunk_id"), int)]
-    hidden = hidden_chunk_ids(viewer, chunk_ids)
+    hidden = hidden_citations(viewer, citations)
     return [
-        {"n": c["n"], "chunk_id": None, "unavailable": UNAVAILABLE} if c.get("chunk_id") in hidden else c
+        {"n": c["n"], "chunk_id": None, "unavailable": UNAVAILABLE} if c.get("n") in hidden else c
         for c in citations
     ]
 

@@ -40,7 +40,7 @@ class Viewer:
 
 # Benchmarks, maintenance commands and staff pages: every toolkit. Never for a user's request.
 EVERY_TOOLKIT = Viewer(sees_all=True)
-NOBODY = Viewer(sees_all=False, group_ids=())  # an anonymous or inactive user: public toolkits only
+NOBODY = Viewer(sees_all=False, group_ids=())  # an anonymous or inactive user: no groups, no staff
 
 # The condition on a toolkit row aliased `t` (used inside toolkit.search's scope of versions).
 # Restricted with no group chosen: nobody but staff, never everyone.
@@ -84,3 +84,20 @@ def hidden_chunk_ids(viewer: Viewer, chunk_ids: list[int]) -> set[int]:
         return set()
     existing = Chunk.objects.filter(pk__in=chunk_ids)
     return set(existing.exclude(pk__in=visible_chunks(viewer).values("pk")).values_list("pk", flat=True))
+
+
+def hidden_citations(viewer: Viewer, citations: list[dict]) -> set[int]:
+    """The numbers (`n`) of stored citations the viewer may not read now: of a chunk of a toolkit
+    they cannot see, or naming such a toolkit (its chunk may be gone since: a re-ingested version's
+    are, and the citation still carries the toolkit, heading and snippet)."""
+    if viewer.sees_all or not citations:
+        return set()
+    hidden_ids = hidden_chunk_ids(
+        viewer, [c["chunk_id"] for c in citations if isinstance(c.get("chunk_id"), int)]
+    )
+    hidden_names = set(
+        Toolkit.objects.exclude(pk__in=visible_toolkits(viewer).values("pk")).values_list("name", flat=True)
+    )
+    return {
+        c.get("n") for c in citations if c.get("chunk_id") in hidden_ids or c.get("toolkit") in hidden_names
+    }

@@ -114,3 +114,16 @@ def test_citations_made_before_losing_access_say_so_without_the_text(client, ins
     }
     assert "Beekeeping" not in json.dumps(api["messages"][0]["citations"])
     assert viewer_of(insider).group_ids == ()
+
+
+def test_citations_whose_section_is_gone_since_are_hidden_by_the_toolkit_they_name(client, insider, kits):
+    """Re-ingesting a version replaces its chunks: a stored citation of the restricted toolkit then
+    names no existing chunk, and must still not show its toolkit, heading or text to an outsider."""
+    client_for(client, insider)
+    conversation_id = post(client, {"query": QUESTION}).json()["conversation_id"]
+    Chunk.objects.filter(document__toolkit__name="Beekeeping Toolkit").delete()
+    insider.groups.clear()
+    page = client.get(f"/toolkit/c/{conversation_id}").content.decode()
+    assert "This section is no longer available to you." in page and "Beekeeping Toolkit" not in page
+    api = client.get(f"/api/rag/conversations/{conversation_id}").json()
+    assert "Beekeeping" not in json.dumps(api["messages"][0]["citations"])

@@ -56,11 +56,13 @@ def ask(
     top_k: int,
     conversation: Conversation | None = None,
     toolkit_ids: list[int] | None = None,
+    viewer: Viewer | None = None,
 ) -> Iterator[Event]:
     """Answer `question` from the active versions of every toolkit the user may see, or of those
-    of `toolkit_ids` (toolkit.access: the user's view goes into every search statement)."""
+    of `toolkit_ids` (toolkit.access: the user's view goes into every search statement; `viewer`
+    when the caller has it already)."""
     started = time.perf_counter()
-    viewer = viewer_of(user)
+    viewer = viewer or viewer_of(user)
     # One budget for every model call of this answer (a follow-up's rewrite, then the answer).
     deadline = time.monotonic() + settings.CHAT_DEADLINE
     if conversation is None:

@@ -23,11 +23,14 @@ rag_rate_limit = rate_limit("rag-answer", per_minute("RATE_LIMIT_RAG_REQUESTS"),
 def _start_question(request: HttpRequest) -> Iterator[Event]:
     """Validate the request and start answering; raises BadRequest or Http404."""
     parsed = AnswerRequest.from_request(request)
-    parsed.check_toolkits(viewer_of(request.user))
+    viewer = viewer_of(request.user)
+    parsed.check_toolkits(viewer)
     conversation = None
     if parsed.conversation_id is not None:
         conversation = get_object_or_404(Conversation, pk=parsed.conversation_id, user=request.user)
-    return ask(request.user, parsed.query, parsed.top_k, conversation, toolkit_ids=parsed.toolkits)
+    return ask(
+        request.user, parsed.query, parsed.top_k, conversation, toolkit_ids=parsed.toolkits, viewer=viewer
+    )
 
 
 @json_api(["POST"])

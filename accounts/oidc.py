@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 import requests
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.backends import ModelBackend
 from django.core.exceptions import SuspiciousOperation
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -106,6 +107,11 @@ class SsoBackend(OIDCAuthenticationBackend):
         self.OIDC_RP_CLIENT_SECRET = settings.OIDC_RP_CLIENT_SECRET
         self.OIDC_RP_SIGN_ALGO = settings.OIDC_RP_SIGN_ALGO
         self.OIDC_RP_IDP_SIGN_KEY = None
+
+    def get_user(self, user_id):
+        # The parent's get_user returns disabled accounts too: a user disabled after an SSO
+        # sign-in must lose the session, as ModelBackend makes password users do.
+        return ModelBackend().get_user(user_id)
 
     def authenticate(
         self,

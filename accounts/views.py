@@ -23,13 +23,22 @@ PASSWORD_FIELDS = ("new_password1", "new_password2")
 MAIL_DOWN = "We could not send e-mail just now, so nothing was changed. Please try again in a few minutes."
 
 
+def sso_only() -> bool:
+    """OIDC_SSO_ONLY: accounts come from the provider only, by no sign-up link or invitation."""
+    return settings.SSO_ENABLED and settings.OIDC_SSO_ONLY
+
+
+def sso_only_page(request: HttpRequest) -> HttpResponse:
+    return render(request, "accounts/sso_only.html", status=200 if request.method == "GET" else 403)
+
+
 @auth_rate_limit
 @mail_rate_limit
 def register(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect("home")
-    if settings.SSO_ENABLED and settings.OIDC_SSO_ONLY:  # accounts come from the provider only
-        return render(request, "accounts/sso_only.html", status=200 if request.method == "GET" else 403)
+    if sso_only():
+        return sso_only_page(request)
     if not registration.self_service_open():
         # invite and closed mode: no form, only what to do instead.
         return render(request, "accounts/register_unavailable.html", {"mode": settings.REGISTRATION_MODE})
@@ -68,6 +77,8 @@ def register_confirm(request: HttpRequest, token: str) -> HttpResponse:
     """Step two of open/domain registration: the mailed link, where the password is chosen."""
     if request.user.is_authenticated:
         return redirect("home")
+    if sso_only():
+        return sso_only_page(request)
     if not registration.self_service_open():
         return render(request, "accounts/register_unavailable.html", {"mode": settings.REGISTRATION_MODE})
     try:
@@ -96,6 +107,8 @@ def invitation(request: HttpRequest, token: str) -> HttpResponse:
     """An invitation's link: the invited address's owner chooses a password and joins."""
     if request.user.is_authenticated:
         return redirect("home")
+    if sso_only():
+        return sso_only_page(request)
     if settings.REGISTRATION_MODE == "closed":
         return render(request, "accounts/register_unavailable.html", {"mode": "closed"})
     try:

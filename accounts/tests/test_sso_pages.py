@@ -9,7 +9,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import jwt
 import pytest
 
-from accounts.oidc import ProviderUnavailable, provider_configuration
+from accounts import invitations, registration
+from accounts.models import Invitation
+from accounts.oidc import ProviderUnavailable, SsoBackend, provider_configuration
 from toolkitrag.testing import PASSWORD
 
 pytestmark = pytest.mark.django_db
@@ -68,6 +70,28 @@ def test_sso_only_removes_the_password_form_registration_and_password_logins(cli
     posted = {"username": "new", "email": "new@example.org", "password1": PASSWORD, "password2": PASSWORD}
     assert client.post("/auth/register", posted).status_code == 403
     assert not type(owner).objects.filter(username="new").exists()
+
+
+def test_sso_only_also_closes_sign_up_links_and_invitations_sent_before(client, sso_on, owner):
+    sso_on.OIDC_SSO_ONLY = True
+    invitation = Invitation(email="invited@example.org")
+    invitation_token = invitations.new_token(invitation)
+    invitation.save()
+    passwords = {"new_password1": PASSWORD, "new_password2": PASSWORD}
+    for url in (
+        f"/auth/register/{registration.signup_token('linked@example.org')}",
+        f"/auth/invite/{invitation_token}",
+    ):
+        assert 'id="id_new_password1"' not in client.get(url).content.decode()
+        assert client.post(url, passwords).status_code == 403
+    assert not type(owner).objects.filter(email__in=["linked@example.org", "invited@example.org"]).exists()
+
+
+def test_a_user_disabled_after_an_sso_sign_in_loses_the_session(owner):
+    assert SsoBackend().get_user(owner.pk) == owner
+    owner.is_active = False
+    owner.save()
+    assert SsoBackend().get_user(owner.pk) is None
 
 
 def test_sso_only_still_lets_staff_in_with_a_password_at_the_admin(client, sso_on, staff_user, owner):

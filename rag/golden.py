@@ -27,9 +27,8 @@ from rag.models import GoldenQuestion, GoldenResult, GoldenRun, Message, Regress
 from rag.providers import ChatError, get_chat_model
 from rag.questions import answer_unrecorded
 from toolkit.chunking import HEADING_SEPARATOR
-from toolkit.models import Chunk, Toolkit, ToolkitVersion, section_fingerprints
+from toolkit.models import START_OF_DOCUMENT, Chunk, Toolkit, ToolkitVersion, section_fingerprints
 
-START_OF_DOCUMENT = "(start of document)"  # section_fingerprints' name for text before any heading
 # Advisory-lock namespace, as toolkit/tasks.py's: a run holds (GOLDEN_LOCK, run id) on its database
 # session while it goes on, so a run left `running` whose lock is free was abandoned by a worker
 # that died (fail_abandoned_runs).

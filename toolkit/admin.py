@@ -9,7 +9,7 @@ from django.utils.html import format_html, format_html_join
 from rag import golden
 from toolkit import ingestion, uploads
 from toolkit.forms import VersionUploadForm
-from toolkit.models import Access, Chunk, Toolkit, ToolkitVersion
+from toolkit.models import START_OF_DOCUMENT, Access, Chunk, Toolkit, ToolkitVersion
 from toolkit.tasks import enqueue_ingestion
 
 CHUNKS_SHOWN = 500
@@ -243,10 +243,7 @@ class ToolkitVersionAdmin(admin.ModelAdmin):
         rows = format_html_join(
             "",
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            (
-                (o, heading or "(start of document)", tokens, text[:160])
-                for o, heading, tokens, text in chunks
-            ),
+            ((o, heading or START_OF_DOCUMENT, tokens, text[:160]) for o, heading, tokens, text in chunks),
         )
         more = document.chunk_count - CHUNKS_SHOWN
         note = format_html("<p>… and {} more.</p>", more) if more > 0 else ""

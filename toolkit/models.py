@@ -200,11 +200,14 @@ class ToolkitVersion(models.Model):
         }
 
 
+START_OF_DOCUMENT = "(start of document)"  # the section of text before any heading
+
+
 def section_fingerprints(chunks: list[tuple[str, str]]) -> dict[str, str]:
     """Heading display → hash of that section's text, from (heading, text) pairs in order."""
     texts: dict[str, list[str]] = {}
     for heading, text in chunks:
-        texts.setdefault(heading or "(start of document)", []).append(text)
+        texts.setdefault(heading or START_OF_DOCUMENT, []).append(text)
     return {heading: content_hash("\n".join(parts)) for heading, parts in texts.items()}
 
 

@@ -10,7 +10,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 
 from rag.models import Message
-from toolkit.access import Viewer, hidden_citations
+from toolkit.access import Viewer, hidden_citation_test
 
 UNAVAILABLE = "This section is no longer available to you."
 
@@ -30,13 +30,16 @@ def with_urls(citations: list[dict]) -> list[dict]:
     ]
 
 
-def for_viewer(citations: list[dict], viewer: Viewer) -> list[dict]:
-    """Stored citations as the reader may see them now: one of a toolkit they can no longer see
-    (toolkit.access) keeps its number only, without its toolkit, heading or text."""
-    hidden = hidden_citations(viewer, citations)
+def for_viewer(citation_lists: list[list[dict]], viewer: Viewer) -> list[list[dict]]:
+    """Stored citations (of one answer each) as the reader may see them now: one of a toolkit they
+    can no longer see (toolkit.access) keeps its number only, without its toolkit, heading or text."""
+    is_hidden = hidden_citation_test(viewer, [c for citations in citation_lists for c in citations])
     return [
-        {"n": c["n"], "chunk_id": None, "unavailable": UNAVAILABLE} if c.get("n") in hidden else c
-        for c in citations
+        [
+            {"n": c["n"], "chunk_id": None, "unavailable": UNAVAILABLE} if is_hidden(c) else c
+            for c in citations
+        ]
+        for citations in citation_lists
     ]
 
 

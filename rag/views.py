@@ -94,10 +94,11 @@ def conversation_detail(request: HttpRequest, conversation_id: int) -> JsonRespo
     if request.method == "PATCH":
         conversation.title = TitleRequest.from_request(request).title
         conversation.save(update_fields=["title", "updated_at"])
-    viewer = viewer_of(request.user)
+    stored = list(conversation.messages.select_related("feedback"))
+    shown = for_viewer([message.citations for message in stored], viewer_of(request.user))
     messages = [  # links built when shown, to the sections the user may still see
-        {**message.to_dict(), "citations": with_urls(for_viewer(message.citations, viewer))}
-        for message in conversation.messages.select_related("feedback")
+        {**message.to_dict(), "citations": with_urls(citations)}
+        for message, citations in zip(stored, shown, strict=True)
     ]
     return JsonResponse({"id": conversation.pk, "title": conversation.title, "messages": messages})
 
@@ -122,8 +123,9 @@ def chat(request: HttpRequest, conversation_id: int | None = None) -> HttpRespon
             raise Http404("No such conversation.")
     exchanges = list(conversation.messages.select_related("feedback")) if conversation else []
     viewer = viewer_of(request.user)
-    for message in exchanges:  # shown, never saved: a section they can no longer see says so
-        message.citations = for_viewer(message.citations, viewer)
+    shown = for_viewer([message.citations for message in exchanges], viewer)
+    for message, citations in zip(exchanges, shown, strict=True):  # shown, never saved
+        message.citations = citations
     toolkits = list(askable_toolkits(viewer).order_by("name"))
     context = {
         "conversation": conversation,

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from django.db.models import Q
 
 from strategies.models import ItemCitation, PlanItem
-from toolkit.access import Viewer, hidden_citations, visible_toolkits
+from toolkit.access import Viewer, hidden_citation_test, visible_toolkits
 from toolkit.models import Chunk, ToolkitVersion
 from toolkit.text_html import snippet
 
@@ -39,11 +39,11 @@ def citations_from_answer(item: PlanItem, answer_citations: list[dict], viewer: 
     toolkit the viewer can no longer see are left out (the chat shows them as no longer available).
     """
     chunk_ids = [c.get("chunk_id") for c in answer_citations if isinstance(c.get("chunk_id"), int)]
-    hidden = hidden_citations(viewer, answer_citations)
+    is_hidden = hidden_citation_test(viewer, answer_citations)
     chunks = Chunk.objects.select_related("document__toolkit").in_bulk(chunk_ids)
     snapshots = []
     for cited in answer_citations:
-        if cited.get("n") in hidden:
+        if is_hidden(cited):
             continue
         chunk = chunks.get(cited.get("chunk_id"))
         if chunk is not None:

@@ -228,6 +228,6 @@ def add_answer(request: HttpRequest, message_id: int) -> HttpResponse:
             messages.success(request, f"Added to “{plan.title}” with {len(message.citations)} source(s).")
             return redirect(plan_url(plan, item))
     # Shown as the reader may see them now; sections they lost access to are left out of the plan.
-    citations = for_viewer(message.citations, viewer_of(request.user))
+    (citations,) = for_viewer([message.citations], viewer_of(request.user))
     context = {"form": form, "message": message, "citations": citations}
     return render(request, "strategies/add_answer.html", context)

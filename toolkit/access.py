@@ -10,6 +10,7 @@ A `Viewer` carries what the condition needs (staff or not, the user's group ids)
 so the toolkit app never names the accounts' tables in SQL.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.db.models import Q, QuerySet
@@ -86,18 +87,16 @@ def hidden_chunk_ids(viewer: Viewer, chunk_ids: list[int]) -> set[int]:
     return set(existing.exclude(pk__in=visible_chunks(viewer).values("pk")).values_list("pk", flat=True))
 
 
-def hidden_citations(viewer: Viewer, citations: list[dict]) -> set[int]:
-    """The numbers (`n`) of stored citations the viewer may not read now: of a chunk of a toolkit
-    they cannot see, or naming such a toolkit (its chunk may be gone since: a re-ingested version's
-    are, and the citation still carries the toolkit, heading and snippet)."""
+def hidden_citation_test(viewer: Viewer, citations: list[dict]) -> Callable[[dict], bool]:
+    """Whether a stored citation (of those given) is one the viewer may not read now: of a chunk
+    of a toolkit they cannot see, or naming such a toolkit (its chunk may be gone since: a
+    re-ingested version's are, and the citation still carries the toolkit, heading and snippet).
+    Two queries for any number of citations (a whole conversation's)."""
     if viewer.sees_all or not citations:
-        return set()
-    hidden_ids = hidden_chunk_ids(
-        viewer, [c["chunk_id"] for c in citations if isinstance(c.get("chunk_id"), int)]
-    )
+        return lambda citation: False
+    chunk_ids = [c["chunk_id"] for c in citations if isinstance(c.get("chunk_id"), int)]
+    hidden_ids = hidden_chunk_ids(viewer, chunk_ids)
     hidden_names = set(
         Toolkit.objects.exclude(pk__in=visible_toolkits(viewer).values("pk")).values_list("name", flat=True)
     )
-    return {
-        c.get("n") for c in citations if c.get("chunk_id") in hidden_ids or c.get("toolkit") in hidden_names
-    }
+    return lambda c: c.get("chunk_id") in hidden_ids or c.get("toolkit") in hidden_names
